@@ -9,11 +9,12 @@ __all__ = ['USER_AGENT', 'BING_ENDPOINT', 'SERPAPI_ENDPOINT', 'SEARCH_BACKENDS',
            'quarantine', 'rejected', 'quarantine_broken', 'near_duplicates', 'quarantine_duplicates', 'clean_photos',
            'gather_search', 'gather_folder', 'get_bears']
 
-# %% ../nbs/01_gather.ipynb #a981a028
+# %% ../nbs/01_gather.ipynb #e6182a52
 from .core import *
-import csv, hashlib, itertools, os, shutil, time, warnings
+import csv, hashlib, itertools, os, shutil, time, warnings, urllib3
 from collections import Counter
 from dataclasses import dataclass, asdict, fields
+from functools import partial
 from pathlib import Path
 import imagehash, numpy as np, requests
 from filelock import FileLock
@@ -26,7 +27,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist, squareform
 from urllib3.util.retry import Retry
 
-# %% ../nbs/01_gather.ipynb #a804cdfa
+# %% ../nbs/01_gather.ipynb #190178a9
 USER_AGENT = 'bearclf/0.1 (+https://github.com/bearclf/bearclf; course image downloader)'
 
 def http_session(tries:int=3,       # attempts for each request, the first included
@@ -44,7 +45,7 @@ def http_session(tries:int=3,       # attempts for each request, the first inclu
     sess.max_redirects = 5  # a redirect loop is a broken link, not something to follow 30 times
     return sess
 
-# %% ../nbs/01_gather.ipynb #8617f617
+# %% ../nbs/01_gather.ipynb #5a084028
 class SearchError(RuntimeError):
     "An image search that failed or found nothing"
 
@@ -62,7 +63,7 @@ def search_ddg(term:str,            # what to search for, e.g. 'grizzly bear'
             if i == tries-1: raise SearchError(f"DuckDuckGo is refusing searches ({e}); wait a few minutes, or use a keyed backend") from e
             time.sleep(backoff * 2**i)
 
-# %% ../nbs/01_gather.ipynb #77f7f0ca
+# %% ../nbs/01_gather.ipynb #3acd3539
 def _api_key(var):
     key = os.environ.get(var)
     if not key: raise SearchError(f"set the environment variable {var} to use this backend")
@@ -84,7 +85,7 @@ def _paged(get_page, max_images, page_size):
         urls += page
     return urls.unique()[:max_images]
 
-# %% ../nbs/01_gather.ipynb #a5aaa45d
+# %% ../nbs/01_gather.ipynb #8b0017e7
 BING_ENDPOINT = 'https://api.bing.microsoft.com/v7.0/images/search'
 
 def search_bing(term:str, max_images:int=150, sess=None)->L:
@@ -96,7 +97,7 @@ def search_bing(term:str, max_images:int=150, sess=None)->L:
         return L(res.get('value', [])).itemgot('contentUrl')
     return _paged(page, max_images, 150)
 
-# %% ../nbs/01_gather.ipynb #09f0303d
+# %% ../nbs/01_gather.ipynb #c7b71a0b
 SERPAPI_ENDPOINT = 'https://serpapi.com/search.json'
 
 def search_serpapi(term:str, max_images:int=150, sess=None)->L:
@@ -107,7 +108,7 @@ def search_serpapi(term:str, max_images:int=150, sess=None)->L:
         return L(res.get('images_results', [])).itemgot('original')
     return _paged(page, max_images, 100)
 
-# %% ../nbs/01_gather.ipynb #f761aeec
+# %% ../nbs/01_gather.ipynb #2dfe8a90
 SEARCH_BACKENDS = dict(ddg=search_ddg, bing=search_bing, serpapi=search_serpapi)
 
 def default_backend()->str:
@@ -130,7 +131,7 @@ def search_images(term:str,           # what to search for
     if not urls: raise SearchError(f"{backend} search for {term!r} found no images")
     return urls
 
-# %% ../nbs/01_gather.ipynb #52192f8d
+# %% ../nbs/01_gather.ipynb #e30891af
 IMAGE_MAGIC = {b'\xff\xd8\xff': '.jpg', b'\x89PNG\r\n\x1a\n': '.png', b'GIF87a': '.gif', b'GIF89a': '.gif', b'BM': '.bmp'}
 
 def image_suffix(head:bytes # the first bytes of a file
@@ -139,12 +140,12 @@ def image_suffix(head:bytes # the first bytes of a file
     if head[:4] == b'RIFF' and head[8:12] == b'WEBP': return '.webp'
     return next((sfx for magic,sfx in IMAGE_MAGIC.items() if head.startswith(magic)), None)
 
-# %% ../nbs/01_gather.ipynb #b4e6024a
+# %% ../nbs/01_gather.ipynb #60ac8307
 def url_stem(url:str)->str:
     "A file name stem for `url`: 16 hex digits of its SHA-1"
     return hashlib.sha1(url.encode()).hexdigest()[:16]
 
-# %% ../nbs/01_gather.ipynb #d755c7c1
+# %% ../nbs/01_gather.ipynb #541854da
 @dataclass
 class Download:
     "What became of one URL"
@@ -154,12 +155,19 @@ def _existing(dest, stem):
     return next((p for p in dest.glob(f'{stem}.*') if p.suffix in IMAGE_MAGIC.values() or p.suffix == '.webp'), None)
 
 def _reason(e:requests.RequestException)->str:
-    if isinstance(e, requests.Timeout): return 'timed out'
+    cause = e.args[0] if e.args else None
+    cause = getattr(cause, 'reason', cause)  # urllib3's retries wrap the error that ended the last try
+    if isinstance(e, requests.Timeout) or isinstance(cause, urllib3.exceptions.ReadTimeoutError): return 'timed out'
     if isinstance(e, requests.TooManyRedirects): return 'too many redirects'
     if isinstance(e, requests.ConnectionError): return 'connection failed'
     return f'{type(e).__name__}: {e}'
 
-# %% ../nbs/01_gather.ipynb #83d6458c
+def _content_length(r:requests.Response)->int:
+    "The announced size of `r`'s body, or 0 if it is missing or garbled (the streaming cap still applies)"
+    try: return max(int(v) for v in r.headers.get('Content-Length', '0').split(','))
+    except ValueError: return 0
+
+# %% ../nbs/01_gather.ipynb #f518bc56
 def download_image(url:str,                  # where the photo is
                    dest:Path,                # the folder to save it in
                    sess:requests.Session=None, # from `http_session`
@@ -175,7 +183,7 @@ def download_image(url:str,                  # where the photo is
     try:
         with sess.get(url, timeout=timeout, stream=True) as r:
             if not r.ok: return failed(f'HTTP {r.status_code} {r.reason}')
-            if int(r.headers.get('Content-Length') or 0) > max_bytes: return failed(f'too large (over {max_bytes} bytes)')
+            if _content_length(r) > max_bytes: return failed(f'too large (over {max_bytes} bytes)')
             chunks = r.iter_content(64*1024)
             head = next(chunks, b'')
             if not (sfx := image_suffix(head)):
@@ -193,22 +201,23 @@ def download_image(url:str,                  # where the photo is
     except requests.RequestException as e: return failed(_reason(e))
     finally: tmp.unlink(missing_ok=True)
 
-# %% ../nbs/01_gather.ipynb #0d67f72b
+# %% ../nbs/01_gather.ipynb #53c83ace
 def download_images(urls:list,          # image URLs; repeats are downloaded once
                     dest:Path,          # the folder to save them in
                     n_workers:int=8,    # downloads at once
                     sess:requests.Session=None, # default: `http_session(pool=n_workers)`
                     progress:bool=True, # show a progress bar
-                    **kwargs,           # passed to `download_image`
-                   )->L:                # a `Download` for each URL
+                    **kwargs,           # passed to `download_image`, e.g. `timeout`
+                   )->L:                # a `Download` for each distinct URL, in order
     "Download `urls` into `dest` in parallel"
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     sess = sess or http_session(pool=n_workers)
-    return parallel(download_image, list(dict.fromkeys(urls)), dest=dest, sess=sess, n_workers=n_workers,
-                    threadpool=True, progress=progress, **kwargs)
+    # bind the options first: `parallel` has a `timeout` of its own, for the whole batch
+    download = partial(download_image, dest=dest, sess=sess, **kwargs)
+    return parallel(download, list(dict.fromkeys(urls)), n_workers=n_workers, threadpool=True, progress=progress)
 
-# %% ../nbs/01_gather.ipynb #9cfcf3f3
+# %% ../nbs/01_gather.ipynb #39966073
 def save_report(downloads:list, # `Download`s
                 fn:Path):        # the CSV file to write
     "Write `downloads` to the CSV file `fn`, one row each"
@@ -221,7 +230,7 @@ def summarize(downloads:list)->dict:
     "How many downloads ended in each status"
     return dict(Counter(d.status for d in downloads))
 
-# %% ../nbs/01_gather.ipynb #69e7aa29
+# %% ../nbs/01_gather.ipynb #f14147bd
 def image_problem(fn:Path)->str|None: # why `fn` can't be used, or `None` if it decodes fully
     "Decode `fn` completely and say what is wrong with it"
     try:
@@ -230,7 +239,7 @@ def image_problem(fn:Path)->str|None: # why `fn` can't be used, or `None` if it 
             with Image.open(fn) as im: im.load()
     except Exception as e: return f'{type(e).__name__}: {e}'
 
-# %% ../nbs/01_gather.ipynb #895fcf68
+# %% ../nbs/01_gather.ipynb #29f646c3
 def quarantine(fn:Path,    # a photo inside `root`
                root:Path,  # the dataset folder
                reason:str, # why it is rejected
@@ -248,7 +257,7 @@ def rejected(root:Path)->list: # `[path, reason]` rows, oldest first
     fn = root/'.rejected'/'rejected.csv'
     return list(csv.reader(open(fn, newline=''))) if fn.exists() else []
 
-# %% ../nbs/01_gather.ipynb #71383f73
+# %% ../nbs/01_gather.ipynb #04883fc7
 def quarantine_broken(root:Path,        # the dataset folder
                       fns:list=None,     # photos in `root` to check; default: all of them
                       progress:bool=True,
@@ -259,7 +268,7 @@ def quarantine_broken(root:Path,        # the dataset folder
     problems = parallel(image_problem, fns, threadpool=True, progress=progress)
     return L(quarantine(fn, root, problem) for fn,problem in zip(fns, problems) if problem)
 
-# %% ../nbs/01_gather.ipynb #bdf411cd
+# %% ../nbs/01_gather.ipynb #6b372773
 def near_duplicates(fns:list,          # image files
                     max_distance:int=6, # bits of 64 in which near-duplicates' hashes may differ
                    )->list:            # groups (lists) of 2 or more near-duplicate files
@@ -271,7 +280,7 @@ def near_duplicates(fns:list,          # image files
     groups = [[fn for fn,g in zip(fns, group) if g == i] for i in np.unique(group)]
     return [g for g in groups if len(g) > 1]
 
-# %% ../nbs/01_gather.ipynb #8829dc6c
+# %% ../nbs/01_gather.ipynb #5953031e
 def quarantine_duplicates(root:Path, max_distance:int=6)->L: # the rejected photos' new paths
     "Keep one photo of each group of near-duplicates in `root`; move the others to `root/.rejected/`"
     res = L()
@@ -284,7 +293,7 @@ def quarantine_duplicates(root:Path, max_distance:int=6)->L: # the rejected phot
         res += [quarantine(fn, root, f'near-duplicate of {keep.name}') for fn in group if fn != keep]
     return res
 
-# %% ../nbs/01_gather.ipynb #9d6ffce8
+# %% ../nbs/01_gather.ipynb #67036ba1
 def clean_photos(root:Path,         # a dataset: one sub-folder of photos per label
                  new:list=None,     # the photos to decode; default: all of them
                  max_distance:int=6, # see `near_duplicates`
@@ -293,7 +302,7 @@ def clean_photos(root:Path,         # a dataset: one sub-folder of photos per la
     "Quarantine the broken photos among `new` and the near-duplicates in `root`"
     return quarantine_broken(root, new, progress) + quarantine_duplicates(root, max_distance)
 
-# %% ../nbs/01_gather.ipynb #6ca3fd0b
+# %% ../nbs/01_gather.ipynb #3333d651
 def gather_search(dest:Path,                 # the dataset folder to fill
                   labels:tuple=BEAR_TYPES,   # one sub-folder, and one search, per label
                   query:str='{} bear',       # the search for a label
@@ -310,13 +319,15 @@ def gather_search(dest:Path,                 # the dataset folder to fill
             urls = search_images(query.format(label), max_images, backend)
             urls_fn.parent.mkdir(parents=True, exist_ok=True)
             urls_fn.write_text('\n'.join(urls)+'\n')
-        downloads += download_images(urls, dest/label, **kwargs)
+        gone = {Path(p).stem: why for p,why in rejected(dest) if Path(p).parent.name == label}
+        downloads += [Download(u, 'rejected', reason=gone[url_stem(u)]) for u in urls if url_stem(u) in gone]
+        downloads += download_images([u for u in urls if url_stem(u) not in gone], dest/label, **kwargs)
     save_report(downloads, dest/'downloads.csv')
     print(f"downloads: {summarize(downloads)}; report in {dest/'downloads.csv'}")
     clean_photos(dest, [Path(d.path) for d in downloads if d.status == 'ok'])
     return dest
 
-# %% ../nbs/01_gather.ipynb #f1f143a0
+# %% ../nbs/01_gather.ipynb #90e50867
 def gather_folder(src:Path,  # one sub-folder of photos per label
                   dest:Path, # the dataset folder to fill
                  )->Path:    # `dest`
@@ -334,7 +345,7 @@ def gather_folder(src:Path,  # one sub-folder of photos per label
     clean_photos(dest, copied)
     return dest
 
-# %% ../nbs/01_gather.ipynb #9fd91b8e
+# %% ../nbs/01_gather.ipynb #3476443c
 def get_bears(dest:Path=None, # default: `data_home()/'bears'`
              )->Path:         # a clean dataset: `<label>/` sub-folders of photos
     "The course's photos of bears, gathered once and reused"
