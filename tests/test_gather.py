@@ -504,6 +504,43 @@ def test_serpapi_pages_until_an_empty_page_or_max_images(web, sess, monkeypatch,
     for r in reqs:
         assert r['query'] == dict(engine='google_images', q='black bear', ijn=r['query']['ijn'], api_key='serpapi-test-key')
 
+class FakeDDGS:
+    "Stands in for `ddgs.DDGS`: each call to `images` takes the next outcome, an exception to raise or URLs to return"
+    outcomes, calls = [], []
+    def images(self, query, max_results):
+        FakeDDGS.calls.append((query, max_results))
+        outcome = FakeDDGS.outcomes.pop(0)
+        if isinstance(outcome, Exception): raise outcome
+        return [{'image': u, 'title': 'a bear'} for u in outcome]
+
+@pytest.fixture
+def fake_ddgs(monkeypatch):
+    import ddgs
+    FakeDDGS.outcomes, FakeDDGS.calls = [], []
+    monkeypatch.setattr(ddgs, 'DDGS', FakeDDGS)
+    return FakeDDGS
+
+def test_ddg_retries_rate_limits_then_returns_urls(fake_ddgs):
+    from ddgs.exceptions import RatelimitException, TimeoutException
+    fake_ddgs.outcomes = [RatelimitException('202 Ratelimit'), TimeoutException('slow'), some_urls(3)]
+    assert list(gather.search_ddg('grizzly bear', 3, backoff=0)) == some_urls(3)
+    assert fake_ddgs.calls == [('grizzly bear', 3)] * 3
+
+def test_ddg_gives_up_after_tries_with_a_clear_message(fake_ddgs):
+    from ddgs.exceptions import RatelimitException
+    fake_ddgs.outcomes = [RatelimitException('202 Ratelimit')] * 10
+    with pytest.raises(SearchError, match='DuckDuckGo is refusing searches'):
+        gather.search_ddg('grizzly bear', tries=4, backoff=0)
+    assert len(fake_ddgs.calls) == 4, 'a bounded number of tries'
+
+def test_ddg_with_no_results_is_an_error_not_an_empty_list(fake_ddgs):
+    from ddgs.exceptions import DDGSException
+    fake_ddgs.outcomes = [DDGSException('No results found.')]
+    with pytest.raises(SearchError, match="ddg search for 'grizzly bear' failed: No results found"):
+        search_images('grizzly bear', backend='ddg')
+    fake_ddgs.outcomes = [[]]
+    with pytest.raises(SearchError, match="found no images"): search_images('grizzly bear', backend='ddg')
+
 def test_search_images_uses_the_backend_asked_for(web, monkeypatch):
     use_api(monkeypatch, web, 'serpapi')
     web.search_results = {'teddy bear': some_urls(3)}
