@@ -1,0 +1,129 @@
+"""`apply_decisions` and `undo` on real photo files: collisions, repeats, a process killed part-way, undo.
+
+The photos are copies of the course photos in `../shared/data/bears`, made in a temporary folder.
+"""
+import hashlib, json, os, shutil, subprocess, sys, textwrap
+from pathlib import Path
+import pytest
+from bearclf.clean import DELETE, Move, apply_decisions, journal, read_decisions, undo
+
+SHARED = Path(__file__).parents[2]/'shared'/'data'/'bears'
+
+def digest(fn:Path)->str: return hashlib.sha256(fn.read_bytes()).hexdigest()
+
+def snapshot(root:Path)->dict:
+    "Every photo under `root` (the trash included) as relative path -> hash of its bytes"
+    return {fn.relative_to(root).as_posix(): digest(fn) for fn in root.rglob('*.jpg')}
+
+def visible(root:Path)->dict:
+    "The photos fastai would see (not the trash)"
+    return {k: v for k,v in snapshot(root).items() if not k.startswith('.')}
+
+@pytest.fixture
+def root(tmp_path):
+    "A dataset of 4 real photos per label, where `black` and `grizzly` both hold a `00000059.jpg` and a `00000060.jpg`"
+    if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
+    root = tmp_path/'bears'
+    for label in ('grizzly', 'black', 'teddy'):
+        (root/label).mkdir(parents=True)
+        names = ['00000059.jpg', '00000060.jpg'] if label != 'teddy' else []
+        names += [f'{label}{i}.jpg' for i in range(4 - len(names))]
+        for src, name in zip(sorted((SHARED/label).glob('*.jpg')), names): shutil.copy(src, root/label/name)
+    return root
+
+def test_moves_never_overwrite_and_keep_bytes(root):
+    before = snapshot(root)
+    decisions = {'black/00000059.jpg': 'grizzly', 'teddy/teddy0.jpg': 'grizzly', 'black/00000060.jpg': 'grizzly'}
+    moves = apply_decisions(root, decisions)
+    assert [(m.src, m.dst) for m in moves] == [('black/00000059.jpg', 'grizzly/00000059_1.jpg'),
+                                               ('teddy/teddy0.jpg', 'grizzly/teddy0.jpg'),
+                                               ('black/00000060.jpg', 'grizzly/00000060_1.jpg')]
+    after = snapshot(root)
+    assert sorted(after.values()) == sorted(before.values()), 'no photo lost or changed'
+    assert after['grizzly/00000059.jpg'] == before['grizzly/00000059.jpg'], 'the photo already there is untouched'
+    assert after['grizzly/00000059_1.jpg'] == before['black/00000059.jpg']
+
+def test_two_photos_with_one_name_moved_to_one_label_in_one_batch(root):
+    before = snapshot(root)
+    apply_decisions(root, {'black/00000059.jpg': 'teddy', 'grizzly/00000059.jpg': 'teddy'})
+    after = snapshot(root)
+    assert after['teddy/00000059.jpg'] == before['black/00000059.jpg']
+    assert after['teddy/00000059_1.jpg'] == before['grizzly/00000059.jpg']
+
+def test_delete_goes_to_trash_with_journal_and_undo_restores_bytes(root):
+    before = snapshot(root)
+    moves = apply_decisions(root, {'teddy/teddy1.jpg': DELETE, 'grizzly/00000060.jpg': 'black'})
+    trash = f'.trash/{moves[0].batch}/teddy/teddy1.jpg'
+    assert snapshot(root)[trash] == before['teddy/teddy1.jpg'], 'deleted means moved to the trash'
+    assert 'teddy/teddy1.jpg' not in visible(root)
+    assert journal(root) == moves
+    assert undo(root) == moves
+    assert snapshot(root) == before, 'every byte back in its place'
+    assert journal(root)[-1] == {'undone': moves[0].batch}
+
+def test_applying_twice_is_harmless(root):
+    decisions = {'teddy/teddy1.jpg': DELETE, 'black/00000059.jpg': 'grizzly'}
+    apply_decisions(root, decisions)
+    once, entries = snapshot(root), journal(root)
+    assert apply_decisions(root, decisions) == []
+    assert snapshot(root) == once and journal(root) == entries
+
+def test_undo_goes_back_one_batch_at_a_time(root):
+    start = snapshot(root)
+    apply_decisions(root, {'teddy/teddy1.jpg': DELETE})
+    middle = snapshot(root)
+    apply_decisions(root, {'teddy/teddy2.jpg': 'black'})
+    undo(root)
+    assert snapshot(root) == middle
+    undo(root)
+    assert snapshot(root) == start
+    assert undo(root) == []
+
+def test_bad_decisions_change_nothing(root):
+    before = snapshot(root)
+    with pytest.raises(ValueError, match="'grizly' is neither"): apply_decisions(root, {'black/00000059.jpg': 'grizly'})
+    with pytest.raises(FileNotFoundError, match='black/nope.jpg'): apply_decisions(root, {'black/nope.jpg': DELETE})
+    assert snapshot(root) == before and journal(root) == []
+
+CRASH = textwrap.dedent('''
+    import os, sys
+    from pathlib import Path
+    import bearclf.clean as clean
+    real_rename, done = os.rename, []
+    def rename(src, dst):  # the process dies, no clean-up, after {n} renames
+        if len(done) == {n}: os._exit(9)
+        real_rename(src, dst)
+        done.append(dst)
+    clean.os.rename = rename
+    clean.apply_decisions(Path(sys.argv[1]), {decisions!r})
+''')
+
+@pytest.mark.parametrize('n', [0, 1, 3])
+def test_process_killed_mid_apply_loses_nothing(root, n):
+    decisions = {'black/00000059.jpg': 'grizzly', 'teddy/teddy0.jpg': DELETE, 'black/00000060.jpg': 'teddy',
+                 'grizzly/grizzly1.jpg': DELETE, 'teddy/teddy3.jpg': 'black'}
+    before = snapshot(root)
+    res = subprocess.run([sys.executable, '-c', CRASH.format(n=n, decisions=decisions), str(root)])
+    assert res.returncode == 9, 'the process died part-way'
+
+    entries = journal(root)
+    assert len(entries) == len(decisions), 'the whole plan is in the journal before the first rename'
+    done = [m for m in entries if not (root/m.src).exists()]
+    assert len(done) == n
+    for m in entries: assert (root/m.src).exists() != (root/m.dst).exists(), f'{m}: in exactly one place'
+    assert sorted(snapshot(root).values()) == sorted(before.values()), 'nothing lost, nothing duplicated'
+
+    apply_decisions(root, decisions)  # finishing the job
+    assert all(not (root/m.src).exists() for m in journal(root) if isinstance(m, Move))
+    assert sorted(snapshot(root).values()) == sorted(before.values())
+    while undo(root): pass
+    assert snapshot(root) == before, 'undo of both batches restores every byte'
+
+def test_review_csv_round_trip(root, tmp_path):
+    fn = tmp_path/'review.csv'
+    fn.write_text('file,label,split,predicted,probability,loss,action\n'
+                  'teddy/teddy1.jpg,teddy,train,black,0.9,2.3, Delete \n'
+                  'black/00000059.jpg,black,valid,grizzly,0.8,1.6,grizzly\n'
+                  'grizzly/grizzly1.jpg,grizzly,train,grizzly,0.99,0.01,keep\n')
+    apply_decisions(root, read_decisions(fn))
+    assert 'teddy/teddy1.jpg' not in visible(root) and 'grizzly/00000059_1.jpg' in visible(root)
