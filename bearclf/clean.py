@@ -14,6 +14,8 @@ from functools import partial
 from pathlib import Path
 from fastai.vision.all import *
 from fastai.vision.widgets import ImageClassifierCleaner
+from .interpret import predictions
+import pandas as pd
 
 # %% ../nbs/06_clean.ipynb #fb21e315
 DELETE = 'delete'
@@ -128,23 +130,14 @@ def read_decisions(fn:Path)->dict: # photo -> 'delete' or a label
     return {fn: a for fn,a in actions.items() if a and a.lower() != 'keep'}
 
 # %% ../nbs/06_clean.ipynb #e396c494
-def review_rows(learn:Learner)->list: # dicts with `REVIEW_FIELDS`, highest loss first
-    "One row per photo of `learn`'s training and validation sets, for review"
-    rows = []
-    for split, dl in zip(('train', 'valid'), learn.dls):
-        dl = dl.new(shuffle=False, drop_last=False)
-        probs, targs, losses = learn.get_preds(dl=dl, with_loss=True)
-        for fn, p, t, loss in zip(dl.items, probs, targs, losses):
-            rows.append(dict(file=f'{fn.parent.name}/{fn.name}', label=dl.vocab[t], split=split, predicted=dl.vocab[p.argmax()],
-                             probability=round(p.max().item(), 4), loss=round(loss.item(), 4), action=''))
-    return sorted(rows, key=lambda r: -r['loss'])
+def review_rows(learn:Learner)->pd.DataFrame: # `REVIEW_FIELDS` columns, highest loss first
+    "Step 5's `predictions` for the training and validation photos together, with an empty `action`"
+    rows = pd.concat([predictions(learn, 'train'), predictions(learn, 'valid')], ignore_index=True).assign(action='')
+    return rows.sort_values('loss', ascending=False, ignore_index=True)[list(REVIEW_FIELDS)]
 
 def save_review(learn:Learner, fn:Path)->Path:
     "Write `review_rows(learn)` to the CSV file `fn`, to fill in its `action` column"
-    with open(fn, 'w', newline='') as f:
-        w = csv.DictWriter(f, REVIEW_FIELDS)
-        w.writeheader()
-        w.writerows(review_rows(learn))
+    review_rows(learn).to_csv(fn, index=False)
     return Path(fn)
 
 # %% ../nbs/06_clean.ipynb #414c154c

@@ -16,10 +16,11 @@ def bears_datablock(item_tfms=Resize(128), # applied to each photo, e.g. a resiz
                     batch_tfms=None,       # applied to each batch, e.g. `aug_transforms()`
                     valid_pct:float=0.2,   # share of photos held out for validation
                     seed:int=42,           # makes the split the same every run
+                    splitter=None,         # another way to split; default: `RandomSplitter(valid_pct, seed)`
                    )->DataBlock:
     "The book's `DataBlock` for photos in `<label>/` folders"
     return DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files,
-                     splitter=RandomSplitter(valid_pct=valid_pct, seed=seed), get_y=parent_label,
+                     splitter=splitter or RandomSplitter(valid_pct=valid_pct, seed=seed), get_y=parent_label,
                      item_tfms=item_tfms, batch_tfms=batch_tfms)
 
 # %% ../nbs/02_data.ipynb #1e7804bf
