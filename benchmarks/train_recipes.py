@@ -19,7 +19,6 @@ import argparse, json, os, statistics, subprocess, sys, time
 from collections import defaultdict
 from pathlib import Path
 
-WEIGHTS = os.environ.get('BEARCLF_LITE0', '/tmp/exp/lite0.safetensors')  # timm-named ImageNet weights
 ARCH = 'tf_efficientnet_lite0'
 
 # ---------------------------------------------------------------------------------------------------
@@ -88,7 +87,8 @@ def cpu_seconds()->float:
 def make_learner(dls, **kw):
     "The classifier: timm's `tf_efficientnet_lite0` with ImageNet weights from a local file (works offline)."
     from fastai.vision.all import vision_learner, error_rate, accuracy
-    return vision_learner(dls, ARCH, pretrained=True, pretrained_cfg_overlay=dict(file=WEIGHTS),
+    from bearclf.train import offline_weights  # the package's ImageNet weights, under timm's names
+    return vision_learner(dls, ARCH, pretrained=True, pretrained_cfg_overlay=dict(file=str(offline_weights())),
                           metrics=[error_rate, accuracy], **kw)
 
 
