@@ -39,9 +39,11 @@ class Move:
 
 TRASH = '.trash'
 
+def _journal_file(root:Path)->Path: return Path(root)/TRASH/'journal.jsonl'
+
 def journal(root:Path)->list: # every `Move` ever planned in `root`, oldest first, and undo markers
     "The moves recorded in `root`'s journal (a line cut short by a crash is skipped)"
-    fn, res = Path(root)/TRASH/'journal.jsonl', []
+    fn, res = _journal_file(root), []
     if not fn.exists(): return res
     for line in fn.read_text().splitlines():
         try: rec = json.loads(line)
@@ -76,13 +78,14 @@ def _missing(root:Path, decisions:dict)->list:
     moved = {m.src for m in journal(root) if isinstance(m, Move) and _done(root, m)}
     return [rel for rel in decisions if not (root/rel).exists() and rel.as_posix() not in moved]
 
-def _write_journal(root:Path, moves:list):
-    fn = root/TRASH/'journal.jsonl'
+def _append_journal(root:Path, records:list):
+    "Append `records` (dicts) to `root`'s journal, on disk before this returns"
+    fn = _journal_file(root)
     fn.parent.mkdir(parents=True, exist_ok=True)
     with open(fn, 'a') as f:
-        f.writelines(json.dumps(asdict(m))+'\n' for m in moves)
+        f.writelines(json.dumps(r)+'\n' for r in records)
         f.flush()
-        os.fsync(f.fileno())  # the plan is on disk before the first photo moves
+        os.fsync(f.fileno())
 
 def _rename(root:Path, m:Move):
     dst = root/m.dst
@@ -100,7 +103,7 @@ def apply_decisions(root:Path,     # the dataset: `<label>/` folders of photos
     if missing := _missing(root, decisions): raise FileNotFoundError(f"not in {root}: {', '.join(map(str, missing))}")
     moves = plan_moves(root, decisions, time.strftime('%Y%m%d-%H%M%S-') + os.urandom(3).hex())
     if not moves: return []
-    _write_journal(root, moves)
+    _append_journal(root, [asdict(m) for m in moves])  # the plan is on disk before the first photo moves
     for m in moves: _rename(root, m)
     return moves
 
@@ -114,7 +117,7 @@ def undo(root:Path)->list: # the `Move`s reversed
     moves = [m for m in entries if isinstance(m, Move) and m.batch == batches[-1]]
     back = [m for m in reversed(moves) if _done(root, m)]
     for m in back: _rename(root, Move(m.batch, m.dst, m.src))
-    with open(root/TRASH/'journal.jsonl', 'a') as f: f.write(json.dumps({'undone': batches[-1]})+'\n')
+    _append_journal(root, [{'undone': batches[-1]}])
     return back[::-1]
 
 # %% ../nbs/06_clean.ipynb #30bf7e94
@@ -151,7 +154,7 @@ class BearCleaner(ImageClassifierCleaner):
         "Show the photos of the chosen label and split, with the decisions made so far"
         super().on_change_ds(change)
         for fn, box in zip(self.iw.fns, self.iw.widget.children):
-            menu, key = box.children[1], f'{fn.parent.name}/{fn.name}'
+            menu, key = box.children[1], photo_key(fn)
             menu.value = {DELETE: '<Delete>'}.get(self.decisions.get(key), self.decisions.get(key, '<Keep>'))
             menu.observe(partial(self._decide, key), 'value')
 

@@ -17,7 +17,7 @@ def predictions(learn:Learner, split:str='valid')->pd.DataFrame: # one row per p
     dl = learn.dls[('train', 'valid').index(split)].new(shuffle=False, drop_last=False)
     probs, targs, losses = learn.get_preds(dl=dl, with_loss=True)
     vocab = dl.vocab
-    df = pd.DataFrame(dict(file=[f'{fn.parent.name}/{fn.name}' for fn in dl.items], label=[vocab[t] for t in targs],
+    df = pd.DataFrame(dict(file=[photo_key(fn) for fn in dl.items], label=[vocab[t] for t in targs],
                            split=split, predicted=[vocab[i] for i in probs.argmax(1)],
                            probability=probs.max(1).values.numpy().round(4), loss=losses.numpy().round(4)))
     return df.sort_values('loss', ascending=False, ignore_index=True)
