@@ -10,7 +10,8 @@ from .core import *
 from .gather import SearchError, gather_folder, gather_search
 from .train import DEFAULT_RECIPE, OFFLINE_ARCH, Recipe, load_trained, save_model, train_bears
 from .clean import apply_decisions, read_decisions, save_review, undo
-import argparse, sys
+from .inference import ModelError, Predictor, read_card
+import argparse, json, sys, warnings
 from fastcore.docments import docments
 from dataclasses import fields, replace
 from pathlib import Path
@@ -35,6 +36,26 @@ def _apply(args):
     print(f"{len(moves)} photo(s) moved" + (f"; undo with: bearclf clean undo --data {args.data}" if moves else ' (all already applied)'))
 
 def _undo(args): print(f'{len(undo(args.data))} photo(s) moved back')
+
+def _predictor(args)->Predictor:
+    if not args.pickle: return Predictor.load(args.model, check_bear=args.bear_check)
+    print(f'bearclf {args.command}: warning: loading {args.model}/model.pkl runs any code in it; only use files you trust', file=sys.stderr)
+    from fastai.learner import load_learner
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # fastai's own pickle warning: we just gave ours
+        learn = load_learner(Path(args.model)/'model.pkl')
+    return Predictor.from_learner(learn, read_card(args.model), check_bear=args.bear_check)
+
+def _predict(args):
+    predictor = _predictor(args)
+    for pred in predictor.predict_many(args.photos):
+        if args.json: print(json.dumps(pred.to_dict()), flush=True)
+        elif pred.error: print(f'{pred.file}\terror: {pred.error}', flush=True)
+        else: print(f'{pred.file}\t{pred.label}\t{pred.probability:.1%}', flush=True)
+
+def _app(args):
+    from bearclf.app import serve
+    serve(args.model, args.port, open_browser=not args.no_browser)
 
 # %% ../nbs/09_cli.ipynb #1e389595
 def _recipe_options(p:argparse.ArgumentParser):
@@ -74,6 +95,19 @@ def parser()->argparse.ArgumentParser:
     u = csub.add_parser('undo', help='undo the last apply')
     u.add_argument('--data', type=Path, required=True, help='the dataset folder')
     u.set_defaults(run=_undo)
+    default_model = data_home()/'models'/'default'
+    pr = sub.add_parser('predict', help='say which bear each photo is', description='Predict photos with a saved model; a bad file is reported and skipped, never fatal.')
+    pr.add_argument('photos', nargs='+', type=Path, metavar='PHOTO', help='photo files')
+    pr.add_argument('--model', type=Path, default=default_model, help='model folder from bearclf train (default: %(default)s)')
+    pr.add_argument('--json', action='store_true', help='print one JSON object per photo: file, label, probability, probs (or error)')
+    pr.add_argument('--no-bear-check', dest='bear_check', action='store_false', help="skip the not-a-bear check (for models of other things than bears)")
+    pr.add_argument('--pickle', action='store_true', help='load model.pkl (the book\'s format: runs code from the file) instead of model.safetensors')
+    pr.set_defaults(run=_predict)
+    ap = sub.add_parser('app', help='serve the app in the browser with Voila', description='Serve the upload-and-classify app on 127.0.0.1 with Voila.')
+    ap.add_argument('--model', type=Path, default=default_model, help='model folder from bearclf train (default: %(default)s)')
+    ap.add_argument('--port', type=int, default=8866, help='port on 127.0.0.1 (default: %(default)s)')
+    ap.add_argument('--no-browser', action='store_true', help="don't open a browser")
+    ap.set_defaults(run=_app)
     return p
 
 # %% ../nbs/09_cli.ipynb #bdb3ccb5
@@ -81,7 +115,7 @@ def main(argv:list=None)->int: # the exit code
     "Run the `bearclf` command line"
     args = parser().parse_args(argv)
     try: args.run(args)
-    except (FileNotFoundError, FileExistsError, ValueError, SearchError) as e:
+    except (FileNotFoundError, FileExistsError, ValueError, SearchError) as e:  # `ModelError` and `BadPhoto` are `ValueError`s
         print(f'bearclf {args.command}: error: {e}', file=sys.stderr)
         return 1
     return 0

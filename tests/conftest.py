@@ -1,22 +1,25 @@
-"""Shared pytest set-up: a per-test time limit."""
+"""Shared pytest set-up: a per-test time limit, raised for a test with `@pytest.mark.time_limit(seconds)`."""
 import signal, threading
 import pytest
 
 TEST_TIME_LIMIT = 20  # seconds; no test should come near this, it only turns a hang into a failure
 
-
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'time_limit(seconds): a longer time limit than TEST_TIME_LIMIT for this test')
 
 @pytest.fixture(autouse=True)
 def time_limit(request):
-    "Fail (instead of hanging) a test that runs longer than `TEST_TIME_LIMIT` seconds"
+    "Fail (instead of hanging) a test that runs longer than its time limit"
+    marker = request.node.get_closest_marker('time_limit')
+    limit = marker.args[0] if marker else TEST_TIME_LIMIT
     if not hasattr(signal, 'setitimer') or threading.current_thread() is not threading.main_thread():
         yield
         return
     def on_alarm(signum, frame):
         # `pytest.fail` raises a BaseException, so no `except Exception` in the code under test swallows it
-        pytest.fail(f'{request.node.name} took longer than {TEST_TIME_LIMIT}s', pytrace=False)
+        pytest.fail(f'{request.node.name} took longer than {limit}s', pytrace=False)
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, TEST_TIME_LIMIT)
+    signal.setitimer(signal.ITIMER_REAL, limit)
     try: yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)

@@ -1,0 +1,91 @@
+"""`bearclf app` in a real browser: start the command on the course's model, upload photos in headless Chromium.
+
+Needs Chromium (Debian's `chromium`; `.ci/run` installs it) and the `playwright` package, which drives it
+without `playwright install` (`../shared/STACK.md`). The model is the course's default one (`trained_bears`),
+which `nbdev_test` has already trained in CI; elsewhere the fixture trains it first (about 2 minutes).
+"""
+import os, shutil, signal, socket, subprocess, time
+from pathlib import Path
+import pytest
+
+SHARED = Path(__file__).parents[2]/'shared'/'data'
+CHROMIUM = shutil.which('chromium')
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+                 '--disable-sync', '--disable-quic']
+
+def descendants(pid:int)->set:
+    "The process ids of every process started by `pid`, and by those, and so on (Linux)"
+    try: kids = {int(k) for k in Path(f'/proc/{pid}/task/{pid}/children').read_text().split()}
+    except FileNotFoundError: return set()
+    return kids.union(*(descendants(k) for k in kids))
+
+def alive(pid:int)->bool:
+    try: return Path(f'/proc/{pid}/stat').read_text().split()[2] != 'Z'  # a zombie has exited
+    except FileNotFoundError: return False
+
+def free_port()->int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+@pytest.fixture(scope='module')
+def model_dir():
+    if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
+    if not CHROMIUM:
+        if os.environ.get('CI'): pytest.fail('chromium is not installed (apt-get install -y chromium)')
+        pytest.skip('chromium is not installed')
+    from bearclf.core import data_home
+    from bearclf.train import trained_bears
+    trained_bears()
+    return data_home()/'models'/'default'
+
+@pytest.fixture(scope='module')
+def app_url(model_dir):
+    "`bearclf app` running on a free port; stopped, with its kernels, afterwards"
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen([shutil.which('bearclf'), 'app', '--model', str(model_dir), '--port', str(port), '--no-browser'],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for _ in range(240):  # wait for the server to listen; the page itself is rendered when the browser asks
+        if proc.poll() is not None: pytest.fail(f'bearclf app exited:\n{proc.communicate()[0]}')
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=1): break
+        except OSError: time.sleep(0.25)
+    else: pytest.fail('bearclf app did not listen within 60 s')
+    yield f'http://127.0.0.1:{port}/', started
+    spawned = descendants(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode is not None, out
+    deadline = time.time() + 10
+    while any(alive(p) for p in spawned) and time.time() < deadline: time.sleep(0.2)
+    assert not [p for p in spawned if alive(p)], f'kernels left running after bearclf app stopped:\n{out}'
+
+@pytest.mark.time_limit(120)
+def test_app_classifies_uploads_in_a_browser(app_url, tmp_path):
+    from playwright.sync_api import sync_playwright
+    url, started = app_url
+    grizzly = sorted((SHARED/'bears'/'grizzly').glob('*.jpg'))[0]
+    cat = sorted((SHARED/'not_bears').rglob('*.jpg'))[0]
+    notes = tmp_path/'notes.txt'
+    notes.write_text('these are my notes, not a photo')
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url, timeout=90_000)
+            upload = page.locator('button.widget-upload')
+            upload.wait_for(timeout=90_000)
+            print(f'first render {time.perf_counter() - started:.1f} s after bearclf app started')
+            with page.expect_file_chooser() as chooser: upload.click()
+            chooser.value.set_files([grizzly, cat, notes])
+            page.get_by_role('button', name='Classify').click()
+            page.locator('.bearclf-result').nth(2).wait_for(timeout=60_000)
+            verdicts = page.locator('.bearclf-verdict').all_inner_texts()
+            names = page.locator('.bearclf-result b').all_inner_texts()
+            thumbnails = page.locator('.bearclf-result img').count()
+        finally: browser.close()
+    assert names == [grizzly.name, cat.name, notes.name]
+    assert verdicts[0].startswith('Grizzly bear ('), verdicts
+    assert verdicts[1].startswith('Not a bear'), verdicts
+    assert verdicts[2] == "Can't use this file: not an image (or in a format PIL can't read)", verdicts
+    assert thumbnails == 2  # the two photos, none for the text file
