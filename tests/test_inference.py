@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
 from bearclf.data import fake_bears
-from bearclf.inference import (MAX_PHOTO_BYTES, NOT_A_BEAR, NOT_A_BEAR_BELOW, BadPhoto, ModelError, Predictor,
-                               build_model, open_photo, read_card)
-from bearclf.train import MODEL_FORMAT, Recipe, save_model, train_bears
+from bearclf.core import MODEL_FORMAT, ModelError, read_card
+from bearclf.inference import MAX_PHOTO_BYTES, NOT_A_BEAR, NOT_A_BEAR_BELOW, BadPhoto, Predictor, build_model, open_photo
+from bearclf.train import Recipe, save_model, train_bears
 
 SHARED = Path(__file__).parents[2]/'shared'/'data'
 
