@@ -61,11 +61,20 @@ APP_NOTEBOOK = 'app.ipynb' # inside the installed `bearclf` package
 def _app(args):
     import importlib.resources
     from voila.app import Voila
-    read_card(args.model)
-    os.environ['BEARCLF_MODEL'] = str(Path(args.model).resolve())
-    print(f'bearclf app: serving {args.model} at http://127.0.0.1:{args.port}/ (Ctrl-C to stop)', flush=True)
+    model = args.model or data_home()/'models'/'default'
+    if args.model is None and not (model/'model_card.json').exists():
+        print(f"bearclf app: no model in {model} yet; training one on the course's photos first (a few minutes on a CPU)", flush=True)
+        from bearclf.train import trained_bears
+        trained_bears()
+    read_card(model)
+    os.environ['BEARCLF_MODEL'] = str(Path(model).resolve())
+    print(f'bearclf app: serving {model} at http://127.0.0.1:{args.port}/ (Ctrl-C to stop)', flush=True)
     Voila.launch_instance(argv=[str(importlib.resources.files('bearclf')/APP_NOTEBOOK), f'--port={args.port}', '--Voila.ip=127.0.0.1',
                                 '--Voila.port_retries=0'] + (['--no-browser'] if args.no_browser else []))
+
+def _docs(args):
+    from bearclf.docs import build_docs
+    print(f'the site is in {build_docs()}; open index.html there')
 
 # %% ../nbs/09_cli.ipynb #1084efd3
 def _train_options(p:argparse.ArgumentParser):
@@ -117,10 +126,12 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     pr.add_argument('--pickle', action='store_true', help='load model.pkl (the book\'s format: runs code from the file) instead of model.safetensors')
     pr.set_defaults(run=_predict)
     ap = sub.add_parser('app', help='serve the app in the browser with Voila', description='Serve the upload-and-classify app on 127.0.0.1 with Voila.')
-    ap.add_argument('--model', type=Path, default=default_model, help='model folder from bearclf train (default: %(default)s)')
+    ap.add_argument('--model', type=Path, help=f'model folder from bearclf train (default: {default_model}, trained first if missing)')
     ap.add_argument('--port', type=int, default=8866, help='port on 127.0.0.1 (default: %(default)s)')
     ap.add_argument('--no-browser', action='store_true', help="don't open a browser")
     ap.set_defaults(run=_app)
+    d = sub.add_parser('docs', help='build the documentation site', description='Build the docs site from the notebooks into _docs/ (in a clone of the repository): with Quarto if it is installed, else with smalldocs.')
+    d.set_defaults(run=_docs)
     return p
 
 # %% ../nbs/09_cli.ipynb #bdb3ccb5

@@ -12,8 +12,11 @@ opening the photo from disk. The ways:
 Run it on an idle machine: cpu/wall in the output should be close to the thread count, not above it.
 
 Accuracy: the model's validation photos (the split in its card) with the gate on: a photo counts as right
-only if it gets its own label (a bear wrongly called `not_a_bear` is wrong). The photos under
-`--not-bears` (any sub-folders) should all be `not_a_bear`.
+only if it gets its own label (a bear wrongly called `not_a_bear` is wrong). Reported twice: on every
+validation photo, and on the bear photos only, using the decisions a person made by looking at the course's
+photos (`--decisions`, default `nbs/bear_decisions.csv`): photos marked `delete` there are not bear photos
+and are left out, relabelled ones count with their new label. The photos under `--not-bears` (any
+sub-folders) should all be `not_a_bear`.
 """
 import argparse, json, statistics, time, warnings
 from pathlib import Path
@@ -31,12 +34,15 @@ def main():
     p.add_argument('--data', type=Path, required=True, help='the photos the model was trained on (for its validation split)')
     p.add_argument('--not-bears', type=Path, required=True)
     p.add_argument('--photos', type=int, default=40)
+    p.add_argument('--decisions', type=Path, default=Path(__file__).parents[1]/'nbs'/'bear_decisions.csv')
     args = p.parse_args()
     warnings.filterwarnings('ignore')
     import torch
     from fastai.callback.channelslast import ChannelsLast
     from fastai.vision.all import get_image_files, load_learner, parent_label
     from bearclf.inference import NOT_A_BEAR, Predictor
+    from bearclf.clean import DELETE, read_decisions
+    from bearclf.core import photo_key
     from bearclf.train import load_trained
 
     learn = load_trained(args.model, args.data)
@@ -57,7 +63,12 @@ def main():
 
     preds = gated.predict_many(valid)
     right = sum(pr.label == parent_label(fn) for pr, fn in zip(preds, valid))
-    flagged = [str(fn.relative_to(args.data)) for pr, fn in zip(preds, valid) if pr.label == NOT_A_BEAR]
+    flagged = [photo_key(fn) for pr, fn in zip(preds, valid) if pr.label == NOT_A_BEAR]
+    decided = read_decisions(args.decisions)
+    truth = {photo_key(fn): decided.get(photo_key(fn), parent_label(fn)) for fn in valid}
+    bears = [(pr, truth[photo_key(fn)]) for pr, fn in zip(preds, valid) if truth[photo_key(fn)] != DELETE]
+    bears_right = sum(pr.label == label for pr, label in bears)
+    wrong = [(photo_key(Path(pr.file)), label, pr.label) for pr, label in bears if pr.label != label]
     others = get_image_files(args.not_bears)
     other_preds = gated.predict_many(others)
     caught = sum(pr.label == NOT_A_BEAR for pr in other_preds)
@@ -66,9 +77,11 @@ def main():
     print('| way | median ms per photo | vs Predictor |\n|---|---:|---:|')
     default = ms['Predictor.predict (the default: with the gate)']
     for way, m in ms.items(): print(f'| {way} | {m:.1f} | {m/default:.2f}x |')
-    print(f'\nvalidation bears right with the gate: {right}/{len(valid)} = {right/len(valid):.1%}; called not_a_bear: {flagged}')
+    print(f'\nvalidation photos right with the gate: {right}/{len(valid)} = {right/len(valid):.1%}; called not_a_bear: {flagged}')
+    print(f'validation bear photos right with the gate: {bears_right}/{len(bears)} = {bears_right/len(bears):.1%}; wrong: {wrong}')
     print(f'other animals called not_a_bear: {caught}/{len(others)} = {caught/len(others):.0%}')
     print(json.dumps(dict(ms=ms, cpu_per_wall=cpu_per_wall, valid_right=right, valid=len(valid), flagged=flagged,
+                          bears_right=bears_right, bears=len(bears), wrong=wrong,
                           others_caught=caught, others=len(others))))
 
 if __name__ == '__main__': main()
