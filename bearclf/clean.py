@@ -110,7 +110,9 @@ def apply_decisions(root:Path,     # the dataset: `<label>/` folders of photos
 # %% ../nbs/06_clean.ipynb #d9610931
 def undo(root:Path)->list: # the `Move`s reversed
     "Reverse the last batch of `apply_decisions` in `root`"
-    root, entries = Path(root), journal(root)
+    root = Path(root)
+    if not root.is_dir(): raise FileNotFoundError(f"{root} is not a folder")
+    entries = journal(root)
     undone = {e['undone'] for e in entries if isinstance(e, dict)}
     batches = [m.batch for m in entries if isinstance(m, Move) and m.batch not in undone]
     if not batches: return []

@@ -87,10 +87,14 @@ def _train_options(p:argparse.ArgumentParser):
         kind = dict(action=argparse.BooleanOptionalAction) if isinstance(default, bool) else dict(type=type(default), metavar=type(default).__name__.upper())
         p.add_argument(opt, default=default, help=f'{helps[f.name]} (default: {default})', **kind)
 
+class _Parser(argparse.ArgumentParser):
+    "An `ArgumentParser` whose usage errors are one line, saying where the help is"
+    def error(self, message): self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
 def parser(command:str=None, # the command about to run: `train`'s options are built only for `train` (or `None`)
           )->argparse.ArgumentParser:
     "The `bearclf` command line"
-    p = argparse.ArgumentParser('bearclf', description='A bear classifier, from gathering photos to an app (Deep Learning for Coders, chapter 2).')
+    p = _Parser('bearclf', description='A bear classifier, from gathering photos to an app (Deep Learning for Coders, chapter 2).')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     g = sub.add_parser('gather', help='gather photos into class folders', description='Search the web for photos of each bear type, or copy a folder of them, then remove broken photos and near-duplicates.')
     g.add_argument('--out', type=Path, default=data_home()/'bears', help='the dataset folder to fill (default: %(default)s)')

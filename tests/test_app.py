@@ -3,6 +3,10 @@
 Needs Chromium (Debian's `chromium`; `.ci/run` installs it) and the `playwright` package, which drives it
 without `playwright install` (`../shared/STACK.md`). The model is the course's default one (`trained_bears`),
 which `nbdev_test` has already trained in CI; elsewhere the fixture trains it first (about 2 minutes).
+The app is started as the README says, `bearclf app`, with only a free port and `--no-browser` added.
+
+`BEARCLF_SCREENSHOT=nbs/images/app.png pytest tests/test_app.py` also saves the page, with its results, as the
+screenshot the README and the docs show.
 """
 import os, shutil, signal, socket, subprocess, time
 from pathlib import Path
@@ -43,7 +47,7 @@ def app_url(model_dir):
     "`bearclf app` running on a free port; stopped, with its kernels, afterwards"
     port = free_port()
     started = time.perf_counter()
-    proc = subprocess.Popen([shutil.which('bearclf'), 'app', '--model', str(model_dir), '--port', str(port), '--no-browser'],
+    proc = subprocess.Popen([shutil.which('bearclf'), 'app', '--port', str(port), '--no-browser'],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for _ in range(240):  # wait for the server to listen; the page itself is rendered when the browser asks
         if proc.poll() is not None: pytest.fail(f'bearclf app exited:\n{proc.communicate()[0]}')
@@ -71,7 +75,7 @@ def test_app_classifies_uploads_in_a_browser(app_url, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport=dict(width=820, height=600))
             page.goto(url, timeout=90_000)
             upload = page.locator('button.widget-upload')
             upload.wait_for(timeout=90_000)
@@ -83,6 +87,7 @@ def test_app_classifies_uploads_in_a_browser(app_url, tmp_path):
             verdicts = page.locator('.bearclf-verdict').all_inner_texts()
             names = page.locator('.bearclf-result b').all_inner_texts()
             thumbnails = page.locator('.bearclf-result img').count()
+            if os.environ.get('BEARCLF_SCREENSHOT'): page.screenshot(path=os.environ['BEARCLF_SCREENSHOT'], full_page=True)
         finally: browser.close()
     assert names == [grizzly.name, cat.name, notes.name]
     assert verdicts[0].startswith('Grizzly bear ('), verdicts

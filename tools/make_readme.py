@@ -2,8 +2,8 @@
 
     python tools/make_readme.py
 
-Hidden cells (`#| hide`) are left out, code cells become fenced Python, and links to the lesson
-notebooks point into `nbs/` so they work on GitHub. `tests/test_repo.py` checks README.md is up to date.
+Hidden cells (`#| hide`) are left out, code cells become fenced Python, and relative links (the lessons,
+the app's screenshot) point into `nbs/` so they work on GitHub. `.ci/run` checks README.md is up to date.
 """
 import re
 from pathlib import Path
@@ -18,7 +18,7 @@ def readme_text(nb_path:Path)->str:
         if cell.cell_type == 'code':
             if 'hide' in extract_directives(cell, remove=False): continue
             parts.append(f"```python\n{cell.source}\n```")
-        else: parts.append(re.sub(r'\]\((\d\w*\.ipynb)\)', r'](nbs/\1)', cell.source))
+        else: parts.append(re.sub(r'\]\((?!\w+:|#|/)([^)]+)\)', r'](nbs/\1)', cell.source))
     return '\n\n'.join(parts) + '\n'
 
 if __name__ == '__main__':

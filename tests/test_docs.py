@@ -1,0 +1,74 @@
+"""The docs site: `bearclf docs` builds it, then headless Chromium opens every page in the sidebar.
+
+Every page must load, every picture on it must be there (a lesson's saved plots, the app's screenshot),
+and every link inside the site must lead to a page that exists and, for `page.html#name` links such as
+nbdev's links to the API reference, to an element with that id.
+"""
+import os, re, shutil, subprocess, threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlparse
+import pytest, yaml
+from nbdev.config import get_config
+
+REPO = Path(__file__).parents[1]
+CHROMIUM = shutil.which('chromium')
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+                 '--disable-sync', '--disable-quic']
+
+def sidebar_pages()->list:
+    "The site's pages in sidebar order, named as Quarto names them (`04_train.ipynb` -> `train.html`)"
+    def walk(items):
+        for item in items:
+            if isinstance(item, dict): yield from walk(item.get('contents', []))
+            else: yield re.sub(r'^\d+[a-z]?_', '', Path(item).stem) + '.html'
+    return list(walk(yaml.safe_load((REPO/'nbs'/'sidebar.yml').read_text())['website']['sidebar']['contents']))
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args): pass
+
+@pytest.fixture(scope='module')
+def site():
+    "The site built by `bearclf docs`, served on 127.0.0.1"
+    if not CHROMIUM:
+        if os.environ.get('CI'): pytest.fail('chromium is not installed (apt-get install -y chromium)')
+        pytest.skip('chromium is not installed')
+    build = subprocess.run(['bearclf', 'docs'], cwd=REPO, capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout + build.stderr
+    server = ThreadingHTTPServer(('127.0.0.1', 0), partial(QuietHandler, directory=REPO/'_docs'))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{server.server_address[1]}/'
+    server.shutdown()
+
+@pytest.mark.time_limit(180)
+def test_every_page_image_and_link(site):
+    from playwright.sync_api import sync_playwright
+    pages, ids, links, problems = sidebar_pages(), {}, set(), []
+    assert pages[0] == 'index.html' and 'train.html' in pages and 'deploy.html' in pages
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            for name in pages:
+                response = page.goto(site + name)
+                if not response.ok: problems.append(f'{name}: HTTP {response.status}'); continue
+                page.wait_for_load_state('load')
+                images = page.eval_on_selector_all('main img', 'els => els.map(e => [e.getAttribute("src"), e.complete && e.naturalWidth > 0])')
+                problems += [f'{name}: image {src} is missing' for src, ok in images if not ok]
+                if name in ('index.html', 'train.html', 'interpret.html', 'app.html', 'inference.html'):
+                    if not images: problems.append(f'{name}: no pictures at all')
+                ids[name] = set(page.eval_on_selector_all('[id]', 'els => els.map(e => e.id)'))
+                links |= {(name, href) for href in page.eval_on_selector_all('a[href]', 'els => els.map(e => e.href)')}
+        finally: browser.close()
+    cfg = get_config(path=REPO)
+    published = f'{cfg.doc_host}{cfg.doc_baseurl}'
+    for source, href in sorted(links):
+        url, anchor = urldefrag(href)
+        if url.startswith(published): problems.append(f'{source}: link to the published site instead of this one: {href}')
+        if not url.startswith(site): continue  # outside the site: not ours to check offline
+        target = urlparse(url).path.lstrip('/') or 'index.html'
+        if not (REPO/'_docs'/target).exists(): problems.append(f'{source}: link to missing {target}')
+        elif anchor and target in ids and anchor not in ids[target]: problems.append(f'{source}: link to {target}#{anchor}, which has no such id')
+    assert not problems, '\n'.join(problems)
+    assert len({h for _, h in links if h.startswith(site)}) > 50  # the check saw the site's links, not an empty page
