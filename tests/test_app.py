@@ -31,6 +31,29 @@ def free_port()->int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
+def start_app(port:int, seconds:float, env:dict=None)->subprocess.Popen:
+    "Run `bearclf app` on `port` and wait up to `seconds` for it to listen (the page renders when a browser asks)"
+    proc = subprocess.Popen([shutil.which('bearclf'), 'app', '--port', str(port), '--no-browser'], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None: pytest.fail(f'bearclf app exited:\n{proc.communicate()[0]}')
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=1): return proc
+        except OSError: time.sleep(0.25)
+    proc.kill()
+    pytest.fail(f'bearclf app did not listen within {seconds} s:\n{proc.communicate()[0]}')
+
+def stop_app(proc:subprocess.Popen)->str: # its output
+    "Stop `bearclf app` as Ctrl-C or a service manager would, and check its kernels stopped too"
+    spawned = descendants(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    out = proc.communicate(timeout=30)[0]
+    deadline = time.time() + 10
+    while any(alive(p) for p in spawned) and time.time() < deadline: time.sleep(0.2)
+    assert not [p for p in spawned if alive(p)], f'kernels left running after bearclf app stopped:\n{out}'
+    return out
+
 @pytest.fixture(scope='module')
 def model_dir():
     if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
@@ -45,24 +68,10 @@ def model_dir():
 @pytest.fixture(scope='module')
 def app_url(model_dir):
     "`bearclf app` running on a free port; stopped, with its kernels, afterwards"
-    port = free_port()
-    started = time.perf_counter()
-    proc = subprocess.Popen([shutil.which('bearclf'), 'app', '--port', str(port), '--no-browser'],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for _ in range(240):  # wait for the server to listen; the page itself is rendered when the browser asks
-        if proc.poll() is not None: pytest.fail(f'bearclf app exited:\n{proc.communicate()[0]}')
-        try:
-            with socket.create_connection(('127.0.0.1', port), timeout=1): break
-        except OSError: time.sleep(0.25)
-    else: pytest.fail('bearclf app did not listen within 60 s')
+    port, started = free_port(), time.perf_counter()
+    proc = start_app(port, 60)
     yield f'http://127.0.0.1:{port}/', started
-    spawned = descendants(proc.pid)
-    proc.send_signal(signal.SIGTERM)
-    out = proc.communicate(timeout=30)[0]
-    assert proc.returncode is not None, out
-    deadline = time.time() + 10
-    while any(alive(p) for p in spawned) and time.time() < deadline: time.sleep(0.2)
-    assert not [p for p in spawned if alive(p)], f'kernels left running after bearclf app stopped:\n{out}'
+    stop_app(proc)
 
 @pytest.mark.time_limit(120)
 def test_app_classifies_uploads_in_a_browser(app_url, tmp_path):
@@ -94,3 +103,15 @@ def test_app_classifies_uploads_in_a_browser(app_url, tmp_path):
     assert verdicts[1].startswith('Not a bear'), verdicts
     assert verdicts[2] == "Can't use this file: not an image (or in a format PIL can't read)", verdicts
     assert thumbnails == 2  # the two photos, none for the text file
+
+
+@pytest.mark.time_limit(600)
+def test_first_bearclf_app_trains_the_default_model(tmp_path):
+    "The README's second command on a fresh machine: no model yet, so `bearclf app` trains one, then serves"
+    if not (SHARED/'bears').exists(): pytest.skip(f'{SHARED} is not here')
+    port = free_port()
+    out = stop_app(start_app(port, 500, os.environ | dict(BEARCLF_HOME=str(tmp_path/'home'), BEARCLF_DATA=str(SHARED/'bears'))))
+    assert 'no model in' in out and 'training one' in out, out
+    assert 'epoch' in out and 'train_loss' in out, out  # fastai's progress table
+    assert (tmp_path/'home'/'models'/'default'/'model.safetensors').exists()
+    assert f'serving {tmp_path}/home/models/default at http://127.0.0.1:{port}/' in out, out
