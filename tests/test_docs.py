@@ -58,6 +58,10 @@ def test_every_page_image_and_link(site):
                 problems += [f'{name}: image {src} is missing' for src, ok in images if not ok]
                 if name in ('index.html', 'train.html', 'interpret.html', 'app.html', 'inference.html'):
                     if not images: problems.append(f'{name}: no pictures at all')
+                if name == 'questionnaire.html':  # answers start collapsed, and most point into the lessons
+                    answers = page.eval_on_selector_all('main details', 'els => els.map(e => [e.open, e.querySelectorAll("a").length])')
+                    if len(answers) < 25 or any(is_open for is_open, _ in answers): problems.append(f'{name}: {len(answers)} answers, some open')
+                    if sum(n > 0 for _, n in answers) < len(answers) // 2: problems.append(f'{name}: most answers link nowhere')
                 ids[name] = set(page.eval_on_selector_all('[id]', 'els => els.map(e => e.id)'))
                 links |= {(name, href) for href in page.eval_on_selector_all('a[href]', 'els => els.map(e => e.href)')}
         finally: browser.close()
