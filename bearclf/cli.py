@@ -49,8 +49,17 @@ def _predictor(args):
         learn = load_learner(Path(args.model)/'model.pkl')
     return Predictor.from_learner(learn, read_card(args.model), check_bear=args.bear_check)
 
+def _log(args):
+    "The `PredictionLog` that `--log` / `--no-log` ask for, or `None`"
+    from bearclf.log import PredictionLog, default_log
+    where = None if args.no_log else args.log or default_log()
+    return where and PredictionLog(where)
+
 def _predict(args):
-    for pred in _predictor(args).predict_many(args.photos):
+    predictor, log = _predictor(args), _log(args)
+    for photo in args.photos:
+        pred, im = predictor.predict_photo(photo)
+        if log is not None and im is not None: log.add(pred, im, predictor.card['weights_sha256'])
         if args.json: print(json.dumps(pred.to_dict()), flush=True)
         elif pred.error: print(f'{pred.file}\terror: {pred.error}', flush=True)
         else: print(f'{pred.file}\t{pred.label}\t{pred.probability:.1%}', flush=True)
@@ -68,6 +77,7 @@ def _app(args):
         trained_bears()
     read_card(model)
     os.environ['BEARCLF_MODEL'] = str(Path(model).resolve())
+    os.environ['BEARCLF_LOG'] = 'off' if args.no_log else str(Path(args.log).resolve()) if args.log else os.environ.get('BEARCLF_LOG', '')
     print(f'bearclf app: serving {model} at http://127.0.0.1:{args.port}/ (Ctrl-C to stop)', flush=True)
     Voila.launch_instance(argv=[str(importlib.resources.files('bearclf')/APP_NOTEBOOK), f'--port={args.port}', '--Voila.ip=127.0.0.1',
                                 '--Voila.port_retries=0'] + (['--no-browser'] if args.no_browser else []))
@@ -86,6 +96,10 @@ def _train_options(p:argparse.ArgumentParser):
         default, opt = getattr(DEFAULT_RECIPE, f.name), f'--{f.name.replace("_", "-")}'
         kind = dict(action=argparse.BooleanOptionalAction) if isinstance(default, bool) else dict(type=type(default), metavar=type(default).__name__.upper())
         p.add_argument(opt, default=default, help=f'{helps[f.name]} (default: {default})', **kind)
+
+def _log_options(p:argparse.ArgumentParser):
+    p.add_argument('--log', type=Path, help='SQLite file to log each prediction in (default: $BEARCLF_LOG, else predictions.sqlite in the bearclf home)')
+    p.add_argument('--no-log', action='store_true', help="don't log predictions")
 
 class _Parser(argparse.ArgumentParser):
     "An `ArgumentParser` whose usage errors are one line, saying where the help is"
@@ -128,11 +142,13 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     pr.add_argument('--json', action='store_true', help='print one JSON object per photo: file, label, probability, probs (or error)')
     pr.add_argument('--no-bear-check', dest='bear_check', action='store_false', help="skip the not-a-bear check (for models of other things than bears)")
     pr.add_argument('--pickle', action='store_true', help='load model.pkl (the book\'s format: runs code from the file) instead of model.safetensors')
+    _log_options(pr)
     pr.set_defaults(run=_predict)
     ap = sub.add_parser('app', help='serve the app in the browser with Voila', description='Serve the upload-and-classify app on 127.0.0.1 with Voila.')
     ap.add_argument('--model', type=Path, help=f'model folder from bearclf train (default: {default_model}, trained first if missing)')
     ap.add_argument('--port', type=int, default=8866, help='port on 127.0.0.1 (default: %(default)s)')
     ap.add_argument('--no-browser', action='store_true', help="don't open a browser")
+    _log_options(ap)
     ap.set_defaults(run=_app)
     d = sub.add_parser('docs', help='build the documentation site', description='Build the docs site from the notebooks into _docs/ (in a clone of the repository): with Quarto if it is installed, else with smalldocs.')
     d.set_defaults(run=_docs)

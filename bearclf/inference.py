@@ -169,12 +169,16 @@ class Predictor:
             preds.append(pred)
         return preds
 
-    def predict(self, source, name:str=None)->Prediction:
+    def predict_photo(self, source, name:str=None)->tuple: # `(Prediction, the RGB image, or None for a bad file)`
         "Predict one photo: a path, bytes or a binary file (a bad one gives a `Prediction` with `error`)"
         name = name or (str(source) if isinstance(source, (str, Path)) else None)
         try: im = open_photo(source)
-        except BadPhoto as e: return Prediction(name, error=str(e))
-        return self.predict_images([im], [name])[0]
+        except BadPhoto as e: return Prediction(name, error=str(e)), None
+        return self.predict_images([im], [name])[0], im
+
+    def predict(self, source, name:str=None)->Prediction:
+        "Predict one photo: a path, bytes or a binary file (a bad one gives a `Prediction` with `error`)"
+        return self.predict_photo(source, name)[0]
 
     def predict_many(self, sources:list, bs:int=16)->list: # a `Prediction` per source, in order
         "Predict many photos (paths), `bs` at a time; a bad file gets a `Prediction` with `error`"

@@ -1,0 +1,95 @@
+"""The prediction log under stress: several processes writing at once, a writer killed mid-transaction or at a
+random moment, and nothing written when logging is off."""
+import os, shutil, signal, sqlite3, subprocess, sys, textwrap, time
+from pathlib import Path
+import pytest
+from PIL import Image
+from bearclf.inference import Prediction
+from bearclf.log import PredictionLog
+
+SHARED = Path(__file__).parents[2]/'shared'/'data'
+
+WRITER = textwrap.dedent('''
+    import os, sys
+    from PIL import Image
+    from bearclf.inference import Prediction
+    from bearclf.log import PredictionLog
+    path, writer, n, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    log = PredictionLog(path)
+    im = Image.new('RGB', (64, 48), (writer * 40 % 256, 90, 30))
+    def pred(i): return Prediction(f'w{writer}-{i}.jpg', 'grizzly', 0.9, dict(black=0.05, grizzly=0.9, teddy=0.05), bear=0.8)
+    if mode == 'die-in-transaction':  # half of a batch written inside one transaction, then the process dies
+        log.db.execute('BEGIN')
+        for i in range(n): log.add(pred(i), im, 'model')
+        os._exit(9)
+    if mode == 'together': print('ready', flush=True); sys.stdin.readline()  # start writing when the others do
+    for i in range(n):
+        log.add(pred(i), im, 'model')
+        if mode == 'slow': print(i, flush=True)
+''')
+
+def writer(path, i, n, mode='plain'):
+    return subprocess.Popen([sys.executable, '-c', WRITER, str(path), str(i), str(n), mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+def check_database(path:Path):
+    "The file is a sound SQLite database and every row in it is complete"
+    db = sqlite3.connect(path)
+    assert db.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
+    incomplete = db.execute('SELECT COUNT(*) FROM predictions WHERE time IS NULL OR image_sha256 IS NULL OR thumbnail IS NULL '
+                            'OR model IS NULL OR label IS NULL OR probability IS NULL OR probs IS NULL OR length(thumbnail) < 100').fetchone()[0]
+    assert incomplete == 0
+    db.close()
+
+@pytest.mark.time_limit(120)
+def test_concurrent_writers_lose_nothing(tmp_path):
+    path, writers, n = tmp_path/'log.sqlite', 5, 60
+    procs = [writer(path, i, n, 'together') for i in range(writers)]
+    for p in procs: assert p.stdout.readline() == 'ready\n'  # all loaded and connected: now they all write at once
+    for p in procs: p.stdin.write('go\n'); p.stdin.flush()
+    for p in procs: assert p.wait(timeout=100) == 0
+    check_database(path)
+    logged = PredictionLog(path).frame()
+    assert len(logged) == writers * n
+    assert sorted(logged.file) == sorted(f'w{w}-{i}.jpg' for w in range(writers) for i in range(n))
+    assert logged.id.is_unique
+
+@pytest.mark.time_limit(60)
+def test_a_writer_killed_mid_transaction_leaves_no_partial_rows(tmp_path):
+    path = tmp_path/'log.sqlite'
+    assert writer(path, 1, 5).wait(timeout=50) == 0
+    assert writer(path, 2, 25, 'die-in-transaction').wait(timeout=50) == 9
+    check_database(path)
+    log = PredictionLog(path)
+    assert sorted(log.frame().file) == sorted(f'w1-{i}.jpg' for i in range(5))  # none of the dead transaction's rows
+    log.add(Prediction('after.jpg', 'black', 0.8, dict(black=0.8, grizzly=0.1, teddy=0.1)), Image.new('RGB', (9, 9)), 'model')
+    assert len(log) == 6
+
+@pytest.mark.time_limit(60)
+def test_a_writer_killed_at_any_moment_leaves_a_sound_database(tmp_path):
+    path = tmp_path/'log.sqlite'
+    for delay_rows in (3, 17, 41):
+        proc = writer(path, delay_rows, 10_000, 'slow')
+        for _ in range(delay_rows): proc.stdout.readline()  # it has committed this many rows by now
+        proc.send_signal(signal.SIGKILL); proc.wait()
+        check_database(path)
+        assert len(PredictionLog(path)) >= delay_rows
+
+@pytest.mark.time_limit(90)
+def test_no_log_writes_nothing_and_the_default_log_writes_each_prediction(tmp_path):
+    if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
+    from bearclf.core import data_home
+    from bearclf.train import trained_bears
+    trained_bears()
+    photos = [sorted((SHARED/'bears'/'black').glob('*.jpg'))[0], sorted((SHARED/'not_bears').rglob('*.jpg'))[0]]
+    home = tmp_path/'home'
+    env = os.environ | dict(BEARCLF_HOME=str(home))
+    env.pop('BEARCLF_LOG', None)
+    model = str(data_home()/'models'/'default')
+    done = subprocess.run([shutil.which('bearclf'), 'predict', '--model', model, '--no-log', *map(str, photos)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not home.exists() or not list(home.rglob('*.sqlite*'))
+    done = subprocess.run([shutil.which('bearclf'), 'predict', '--model', model, *map(str, photos), str(tmp_path)], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    logged = PredictionLog(home/'predictions.sqlite').frame()
+    assert logged.file.tolist() == list(map(str, photos))  # the folder is no photo, so not a prediction
+    assert logged.label.tolist()[1] == 'not_a_bear'
