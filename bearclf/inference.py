@@ -18,7 +18,7 @@ from torch import nn
 import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from PIL import Image, ImageOps, UnidentifiedImageError
-from fastai.vision.all import Learner, PILImage, chunked, create_timm_model, create_vision_model, get_image_files, image2tensor
+from fastai.vision.all import Learner, PILImage, Pipeline, chunked, create_timm_model, create_vision_model, get_image_files, image2tensor
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
@@ -137,7 +137,7 @@ class Predictor:
     def __init__(self, model:nn.Module, card:dict, check_bear:bool=True):
         self.card, self.classes = card, card['classes']
         self.model = fold_batchnorm(model).to(memory_format=torch.channels_last)
-        self.item_tfm = Recipe(**card['recipe']).item_tfms()
+        self.item_tfms = Pipeline(Recipe(**card['recipe']).item_tfms(), split_idx=1)  # as for validation photos
         self.mean, self.std = [torch.tensor(card['normalize'][k]).view(1, -1, 1, 1) for k in ('mean', 'std')]
         self.gate = BearGate() if check_bear else None
 
@@ -153,7 +153,7 @@ class Predictor:
 
     def tensor(self, im:Image.Image)->torch.Tensor: # `(3, size, size)` in [0, 1]
         "`im` prepared as the validation photos were"
-        return image2tensor(self.item_tfm(PILImage(im), split_idx=1)).float() / 255
+        return image2tensor(self.item_tfms(PILImage(im))).float() / 255
 
     @torch.inference_mode()
     def predict_images(self, ims:list, names:list=None)->list: # a `Prediction` per image
