@@ -114,12 +114,13 @@ def kept_memory():
 def train_bears(path:Path,                    # `<label>/` folders of photos
                 recipe:Recipe=DEFAULT_RECIPE,
                 arch=OFFLINE_ARCH,            # see `bear_learner`
-                seed:int=42,                  # the validation split's seed
+                seed:int=42,                  # the validation split's seed, and training's
                 splitter=None,                # another way to split, see `bears_datablock`
                )->Learner:                    # trained, with `recipe`, `arch` and `train_seconds` set
     "Fine-tune a pretrained `arch` on the photos in `path`"
     check_photos(path)
     start = time.perf_counter()
+    set_seed(seed)  # the head's first weights, the crops and augmentations are random: the same seed, the same model
     learn = bear_learner(recipe.dataloaders(path, seed, splitter), arch)
     with kept_memory(): learn.fine_tune(recipe.epochs, recipe.lr, freeze_epochs=recipe.freeze_epochs)
     learn.recipe, learn.arch, learn.train_seconds = recipe, arch, time.perf_counter() - start
