@@ -8,7 +8,7 @@ __all__ = ['thumbnail', 'verdict', 'probability_bars', 'result_view', 'BearApp',
 # %% ../nbs/08_app.ipynb #77d8b5fc
 from .core import *
 from .inference import NOT_A_BEAR, BadPhoto, Prediction, Predictor, open_photo
-from .log import PredictionLog, default_log, jpeg_thumbnail
+from .log import PredictionLog, jpeg_thumbnail, open_log, predict_and_log
 import html, io, os, time
 from pathlib import Path
 import ipywidgets as widgets
@@ -58,12 +58,6 @@ class BearApp(widgets.VBox):
         super().__init__([widgets.HTML(f"<h2>Which bear is it?</h2><p>Grizzly, black or teddy. Model: {about}.</p>"),
                           widgets.HBox([self.upload, self.classify]), self.status, self.results])
 
-    def predict_file(self, name:str, content:bytes)->tuple: # `(Prediction, image or None)`
-        "Predict one uploaded file, and log the prediction"
-        pred, im = self.predictor.predict_photo(content, name)
-        if self.prediction_log is not None and im is not None: self.prediction_log.add(pred, im, self.predictor.card['weights_sha256'])
-        return pred, im
-
     def run(self)->list: # a `Prediction` per uploaded file
         "Classify every uploaded file, showing each result as it comes"
         files, start, preds = self.upload.value, time.perf_counter(), []
@@ -71,7 +65,7 @@ class BearApp(widgets.VBox):
         self.results.clear_output()
         for i, f in enumerate(files):
             self.status.value = f"Classifying {f['name']} ({i+1} of {len(files)})…"
-            preds.append(self.predict_file(f['name'], bytes(f['content'])))
+            preds.append(predict_and_log(self.predictor, bytes(f['content']), f['name'], self.prediction_log))
             with self.results: display(result_view(*preds[-1]))
         self.status.value = f"{len(files)} file(s) classified in {time.perf_counter() - start:.1f} s. Upload more to go on."
         self.upload.value = ()
@@ -81,6 +75,5 @@ class BearApp(widgets.VBox):
 def bear_app(model_dir:Path=None, # default: `$BEARCLF_MODEL`, else the course's default model
             )->widgets.Widget:        # a `BearApp`, or a message saying why the model can't be used
     "The app, for the model in `model_dir`, logging to `default_log()`"
-    log = default_log()
-    try: return BearApp(Predictor.load(model_dir or os.environ.get('BEARCLF_MODEL') or data_home()/'models'/'default'), log and PredictionLog(log))
+    try: return BearApp(Predictor.load(model_dir or os.environ.get('BEARCLF_MODEL') or data_home()/'models'/'default'), open_log())
     except ModelError as e: return widgets.HTML(f"<p><b>The app can't start.</b> {html.escape(str(e))}</p>")

@@ -49,17 +49,11 @@ def _predictor(args):
         learn = load_learner(Path(args.model)/'model.pkl')
     return Predictor.from_learner(learn, read_card(args.model), check_bear=args.bear_check)
 
-def _log(args):
-    "The `PredictionLog` that `--log` / `--no-log` ask for, or `None`"
-    from bearclf.log import PredictionLog, default_log
-    where = None if args.no_log else args.log or default_log()
-    return where and PredictionLog(where)
-
 def _predict(args):
-    predictor, log = _predictor(args), _log(args)
+    from bearclf.log import open_log, predict_and_log
+    predictor, log = _predictor(args), None if args.no_log else open_log(args.log)
     for photo in args.photos:
-        pred, im = predictor.predict_photo(photo)
-        if log is not None and im is not None: log.add(pred, im, predictor.card['weights_sha256'])
+        pred, _ = predict_and_log(predictor, photo, log=log)
         if args.json: print(json.dumps(pred.to_dict()), flush=True)
         elif pred.error: print(f'{pred.file}\terror: {pred.error}', flush=True)
         else: print(f'{pred.file}\t{pred.label}\t{pred.probability:.1%}', flush=True)
@@ -77,7 +71,8 @@ def _app(args):
         trained_bears()
     read_card(model)
     os.environ['BEARCLF_MODEL'] = str(Path(model).resolve())
-    os.environ['BEARCLF_LOG'] = 'off' if args.no_log else str(Path(args.log).resolve()) if args.log else os.environ.get('BEARCLF_LOG', '')
+    if args.no_log: os.environ['BEARCLF_LOG'] = 'off'
+    elif args.log: os.environ['BEARCLF_LOG'] = str(Path(args.log).resolve())
     print(f'bearclf app: serving {model} at http://127.0.0.1:{args.port}/ (Ctrl-C to stop)', flush=True)
     Voila.launch_instance(argv=[str(importlib.resources.files('bearclf')/APP_NOTEBOOK), f'--port={args.port}', '--Voila.ip=127.0.0.1',
                                 '--Voila.port_retries=0'] + (['--no-browser'] if args.no_browser else []))
