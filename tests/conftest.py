@@ -1,5 +1,6 @@
-"""Shared pytest set-up: a per-test time limit, raised for a test with `@pytest.mark.time_limit(seconds)`."""
-import signal, threading
+"""Shared pytest set-up: a per-test time limit, raised for a test with `@pytest.mark.time_limit(seconds)`, and a
+headless Chromium for the tests that drive the app and the docs site in a real browser."""
+import os, shutil, signal, threading
 import pytest
 
 TEST_TIME_LIMIT = 20  # seconds; no test should come near this, it only turns a hang into a failure
@@ -24,3 +25,19 @@ def time_limit(request):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+                 '--disable-sync', '--disable-quic']
+
+@pytest.fixture(scope='session')
+def browser():
+    "Debian's Chromium driven by playwright, without `playwright install` (`../shared/STACK.md`); required in CI"
+    chromium = shutil.which('chromium')
+    if not chromium:
+        if os.environ.get('CI'): pytest.fail('chromium is not installed (apt-get install -y chromium)')
+        pytest.skip('chromium is not installed')
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -1,7 +1,6 @@
 """`bearclf app` in a real browser: start the command on the course's model, upload photos in headless Chromium.
 
-Needs Chromium (Debian's `chromium`; `.ci/run` installs it) and the `playwright` package, which drives it
-without `playwright install` (`../shared/STACK.md`). The model is the course's default one (`trained_bears`),
+Needs Chromium (the `browser` fixture in conftest.py; `.ci/run` installs it). The model is the course's default one (`trained_bears`),
 which `nbdev_test` has already trained in CI; elsewhere the fixture trains it first (about 2 minutes).
 The app is started as the README says, `bearclf app`, with only a free port and `--no-browser` added.
 
@@ -13,9 +12,6 @@ from pathlib import Path
 import pytest
 
 SHARED = Path(__file__).parents[2]/'shared'/'data'
-CHROMIUM = shutil.which('chromium')
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-                 '--disable-sync', '--disable-quic']
 
 def descendants(pid:int)->set:
     "The process ids of every process started by `pid`, and by those, and so on (Linux)"
@@ -57,9 +53,6 @@ def stop_app(proc:subprocess.Popen)->str: # its output
 @pytest.fixture(scope='module')
 def model_dir():
     if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
-    if not CHROMIUM:
-        if os.environ.get('CI'): pytest.fail('chromium is not installed (apt-get install -y chromium)')
-        pytest.skip('chromium is not installed')
     from bearclf.core import data_home
     from bearclf.train import trained_bears
     trained_bears()
@@ -74,30 +67,27 @@ def app_url(model_dir):
     stop_app(proc)
 
 @pytest.mark.time_limit(120)
-def test_app_classifies_uploads_in_a_browser(app_url, tmp_path):
-    from playwright.sync_api import sync_playwright
+def test_app_classifies_uploads_in_a_browser(browser, app_url, tmp_path):
     url, started = app_url
     grizzly = sorted((SHARED/'bears'/'grizzly').glob('*.jpg'))[0]
     cat = sorted((SHARED/'not_bears').rglob('*.jpg'))[0]
     notes = tmp_path/'notes.txt'
     notes.write_text('these are my notes, not a photo')
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport=dict(width=820, height=600))
-            page.goto(url, timeout=90_000)
-            upload = page.locator('button.widget-upload')
-            upload.wait_for(timeout=90_000)
-            print(f'first render {time.perf_counter() - started:.1f} s after bearclf app started')
-            with page.expect_file_chooser() as chooser: upload.click()
-            chooser.value.set_files([grizzly, cat, notes])
-            page.get_by_role('button', name='Classify').click()
-            page.locator('.bearclf-result').nth(2).wait_for(timeout=60_000)
-            verdicts = page.locator('.bearclf-verdict').all_inner_texts()
-            names = page.locator('.bearclf-result b').all_inner_texts()
-            thumbnails = page.locator('.bearclf-result img').count()
-            if os.environ.get('BEARCLF_SCREENSHOT'): page.screenshot(path=os.environ['BEARCLF_SCREENSHOT'], full_page=True)
-        finally: browser.close()
+    page = browser.new_page(viewport=dict(width=820, height=600))
+    try:
+        page.goto(url, timeout=90_000)
+        upload = page.locator('button.widget-upload')
+        upload.wait_for(timeout=90_000)
+        print(f'first render {time.perf_counter() - started:.1f} s after bearclf app started')
+        with page.expect_file_chooser() as chooser: upload.click()
+        chooser.value.set_files([grizzly, cat, notes])
+        page.get_by_role('button', name='Classify').click()
+        page.locator('.bearclf-result').nth(2).wait_for(timeout=60_000)
+        verdicts = page.locator('.bearclf-verdict').all_inner_texts()
+        names = page.locator('.bearclf-result b').all_inner_texts()
+        thumbnails = page.locator('.bearclf-result img').count()
+        if os.environ.get('BEARCLF_SCREENSHOT'): page.screenshot(path=os.environ['BEARCLF_SCREENSHOT'], full_page=True)
+    finally: page.close()
     assert names == [grizzly.name, cat.name, notes.name]
     assert verdicts[0].startswith('Grizzly bear ('), verdicts
     assert verdicts[1].startswith('Not a bear'), verdicts

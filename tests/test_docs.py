@@ -4,18 +4,15 @@ Every page must load, every picture on it must be there (a lesson's saved plots,
 and every link inside the site must lead to a page that exists and, for `page.html#name` links such as
 nbdev's links to the API reference, to an element with that id.
 """
-import os, re, shutil, subprocess, threading
+import re, subprocess, threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urldefrag, urljoin, urlparse
+from urllib.parse import urldefrag, urlparse
 import pytest, yaml
 from nbdev.config import get_config
 
 REPO = Path(__file__).parents[1]
-CHROMIUM = shutil.which('chromium')
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-                 '--disable-sync', '--disable-quic']
 
 def sidebar_pages()->list:
     "The site's pages in sidebar order, named as Quarto names them (`04_train.ipynb` -> `train.html`)"
@@ -31,9 +28,6 @@ class QuietHandler(SimpleHTTPRequestHandler):
 @pytest.fixture(scope='module')
 def site():
     "The site built by `bearclf docs`, served on 127.0.0.1"
-    if not CHROMIUM:
-        if os.environ.get('CI'): pytest.fail('chromium is not installed (apt-get install -y chromium)')
-        pytest.skip('chromium is not installed')
     build = subprocess.run(['bearclf', 'docs'], cwd=REPO, capture_output=True, text=True)
     assert build.returncode == 0, build.stdout + build.stderr
     server = ThreadingHTTPServer(('127.0.0.1', 0), partial(QuietHandler, directory=REPO/'_docs'))
@@ -42,29 +36,26 @@ def site():
     server.shutdown()
 
 @pytest.mark.time_limit(180)
-def test_every_page_image_and_link(site):
-    from playwright.sync_api import sync_playwright
+def test_every_page_image_and_link(browser, site):
     pages, ids, links, problems = sidebar_pages(), {}, set(), []
     assert pages[0] == 'index.html' and 'train.html' in pages and 'deploy.html' in pages
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            for name in pages:
-                response = page.goto(site + name)
-                if not response.ok: problems.append(f'{name}: HTTP {response.status}'); continue
-                page.wait_for_load_state('load')
-                images = page.eval_on_selector_all('main img', 'els => els.map(e => [e.getAttribute("src"), e.complete && e.naturalWidth > 0])')
-                problems += [f'{name}: image {src} is missing' for src, ok in images if not ok]
-                if name in ('index.html', 'train.html', 'interpret.html', 'app.html', 'inference.html'):
-                    if not images: problems.append(f'{name}: no pictures at all')
-                if name == 'questionnaire.html':  # answers start collapsed, and most point into the lessons
-                    answers = page.eval_on_selector_all('main details', 'els => els.map(e => [e.open, e.querySelectorAll("a").length])')
-                    if len(answers) < 25 or any(is_open for is_open, _ in answers): problems.append(f'{name}: {len(answers)} answers, some open')
-                    if sum(n > 0 for _, n in answers) < len(answers) // 2: problems.append(f'{name}: most answers link nowhere')
-                ids[name] = set(page.eval_on_selector_all('[id]', 'els => els.map(e => e.id)'))
-                links |= {(name, href) for href in page.eval_on_selector_all('a[href]', 'els => els.map(e => e.href)')}
-        finally: browser.close()
+    page = browser.new_page()
+    try:
+        for name in pages:
+            response = page.goto(site + name)
+            if not response.ok: problems.append(f'{name}: HTTP {response.status}'); continue
+            page.wait_for_load_state('load')
+            images = page.eval_on_selector_all('main img', 'els => els.map(e => [e.getAttribute("src"), e.complete && e.naturalWidth > 0])')
+            problems += [f'{name}: image {src} is missing' for src, ok in images if not ok]
+            if name in ('index.html', 'train.html', 'interpret.html', 'app.html', 'inference.html'):
+                if not images: problems.append(f'{name}: no pictures at all')
+            if name == 'questionnaire.html':  # answers start collapsed, and most point into the lessons
+                answers = page.eval_on_selector_all('main details', 'els => els.map(e => [e.open, e.querySelectorAll("a").length])')
+                if len(answers) < 25 or any(is_open for is_open, _ in answers): problems.append(f'{name}: {len(answers)} answers, some open')
+                if sum(n > 0 for _, n in answers) < len(answers) // 2: problems.append(f'{name}: most answers link nowhere')
+            ids[name] = set(page.eval_on_selector_all('[id]', 'els => els.map(e => e.id)'))
+            links |= {(name, href) for href in page.eval_on_selector_all('a[href]', 'els => els.map(e => e.href)')}
+    finally: page.close()
     cfg = get_config(path=REPO)
     published = f'{cfg.doc_host}{cfg.doc_baseurl}'
     for source, href in sorted(links):
