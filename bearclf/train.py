@@ -129,14 +129,16 @@ def train_bears(path:Path,                    # `<label>/` folders of photos
 # %% ../nbs/04_train.ipynb #025d80d6
 def model_card(learn:Learner)->dict:
     "What `learn` (from `train_bears`) is, how it was trained, and how well it does on its validation set"
-    loss, err, acc = learn.validate()
+    probs, targets, losses = learn.get_preds(with_loss=True)
+    acc = (probs.argmax(1) == targets).float().mean().item()
     arch, library = (learn.arch, 'timm') if isinstance(learn.arch, str) else (learn.arch.__name__, 'torchvision')
     norm = first(t for t in learn.dls.after_batch if isinstance(t, Normalize))
     versions = dict(bearclf=__import__('bearclf').__version__, fastai=fastai.__version__, torch=torch.__version__,
                     timm=timm.__version__, python=platform.python_version())
     return dict(classes=list(learn.dls.vocab), architecture=arch, library=library, input_size=learn.recipe.size,
                 normalize=dict(mean=norm.mean.flatten().tolist(), std=norm.std.flatten().tolist()), recipe=asdict(learn.recipe),
-                validation=dict(accuracy=round(acc, 4), error_rate=round(err, 4), loss=round(loss, 4), photos=len(learn.dls.valid_ds)),
+                validation=dict(accuracy=round(acc, 4), error_rate=round(1-acc, 4), loss=round(losses.mean().item(), 4), photos=len(targets),
+                                confidences=[round(p, 4) for p in probs.max(1).values.tolist()]),
                 training_photos=len(learn.dls.train_ds), train_seconds=round(learn.train_seconds, 1),
                 versions=versions, created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
 
