@@ -35,8 +35,8 @@ def check_database(path:Path):
     "The file is a sound SQLite database and every row in it is complete"
     db = sqlite3.connect(path)
     assert db.execute('PRAGMA integrity_check').fetchone()[0] == 'ok'
-    incomplete = db.execute('SELECT COUNT(*) FROM predictions WHERE time IS NULL OR image_sha256 IS NULL OR thumbnail IS NULL '
-                            'OR model IS NULL OR label IS NULL OR probability IS NULL OR probs IS NULL OR length(thumbnail) < 100').fetchone()[0]
+    incomplete = db.execute('SELECT COUNT(*) FROM predictions WHERE time IS NULL OR image_sha256 IS NULL OR thumbnail IS NULL OR photo IS NULL '
+                            'OR model IS NULL OR label IS NULL OR probability IS NULL OR probs IS NULL OR length(thumbnail) < 100 OR length(photo) < 100').fetchone()[0]
     assert incomplete == 0
     db.close()
 
