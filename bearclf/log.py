@@ -7,7 +7,8 @@ __all__ = ['THUMB_PX', 'PHOTO_PX', 'jpeg_thumbnail', 'default_log', 'utc_now', '
 
 # %% ../nbs/07b_log.ipynb #29f4595a
 from .core import *
-from .inference import Prediction, Predictor
+from .inference import NOT_A_BEAR, Prediction, Predictor
+from fastcore.basics import patch
 import hashlib, io, json, os, sqlite3, time
 from pathlib import Path
 import pandas as pd
@@ -84,6 +85,19 @@ class PredictionLog:
 
     def __len__(self): return self.db.execute('SELECT COUNT(*) FROM predictions').fetchone()[0]
     def close(self): self.db.close()
+
+# %% ../nbs/07b_log.ipynb #79538ca0
+@patch
+def mark(self:PredictionLog, id:int, # a prediction's id, as in `frame()`
+         verdict:str):               # 'right', 'wrong', or what the photo really shows: a class or `NOT_A_BEAR`
+    "Keep a person's verdict on prediction `id`; a later one replaces it"
+    found = self.db.execute('SELECT label, probs FROM predictions WHERE id=?', (int(id),)).fetchone()
+    if found is None: raise ValueError(f'there is no prediction {id} in {self.path}')
+    label, truths = found[0], [*json.loads(found[1]), NOT_A_BEAR]
+    if verdict not in ('right', 'wrong', *truths): raise ValueError(f"unknown verdict {verdict!r}: say right, wrong, or one of {', '.join(truths)}")
+    truth = dict(right=label, wrong=None).get(verdict, verdict)
+    self.db.execute('INSERT OR REPLACE INTO reviews (prediction, time, right, truth) VALUES (?, ?, ?, ?)',
+                    (int(id), utc_now(), truth == label, truth))
 
 # %% ../nbs/07b_log.ipynb #9f46812d
 def open_log(where:Path=None)->PredictionLog|None: # `None` when logging is off
