@@ -1,14 +1,16 @@
-"""`bearclf app` in a real browser: start the command on the course's model, upload photos in headless Chromium.
+"""`bearclf app` in a real browser: start the command on the course's model, upload photos in headless Chromium;
+then `bearclf review app` on the predictions it logged, and review one.
 
 Needs Chromium (the `browser` fixture in conftest.py; `.ci/run` installs it). The model is the course's default one (`trained_bears`),
 which `nbdev_test` has already trained in CI; elsewhere the fixture trains it first (about 2 minutes).
 The app is started as the README says, `bearclf app`, with only a free port and `--no-browser` added.
 
 `BEARCLF_SCREENSHOT=nbs/images/app.png pytest tests/test_app.py` also saves the page, with its results, as the
-screenshot the README and the docs show.
+screenshot the README and the docs show (and the review page as review.png beside it).
 """
 import os, shutil, signal, socket, subprocess, time
 from pathlib import Path
+import pandas as pd
 import pytest
 
 SHARED = Path(__file__).parents[2]/'shared'/'data'
@@ -27,9 +29,9 @@ def free_port()->int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-def start_app(port:int, seconds:float, env:dict=None)->subprocess.Popen:
-    "Run `bearclf app` on `port` and wait up to `seconds` for it to listen (the page renders when a browser asks)"
-    proc = subprocess.Popen([shutil.which('bearclf'), 'app', '--port', str(port), '--no-browser'], env=env,
+def start_app(port:int, seconds:float, env:dict=None, command=('app',))->subprocess.Popen:
+    "Run `bearclf app` (or `bearclf *command`) on `port` and wait up to `seconds` for it to listen (the page renders when a browser asks)"
+    proc = subprocess.Popen([shutil.which('bearclf'), *command, '--port', str(port), '--no-browser'], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -59,10 +61,13 @@ def model_dir():
     return data_home()/'models'/'default'
 
 @pytest.fixture(scope='module')
-def app_url(model_dir):
-    "`bearclf app` running on a free port; stopped, with its kernels, afterwards"
+def prediction_log(tmp_path_factory): return tmp_path_factory.mktemp('log')/'predictions.sqlite'
+
+@pytest.fixture(scope='module')
+def app_url(model_dir, prediction_log):
+    "`bearclf app` running on a free port, logging to `prediction_log`; stopped, with its kernels, afterwards"
     port, started = free_port(), time.perf_counter()
-    proc = start_app(port, 60)
+    proc = start_app(port, 60, os.environ | dict(BEARCLF_LOG=str(prediction_log)))
     yield f'http://127.0.0.1:{port}/', started
     stop_app(proc)
 
@@ -93,6 +98,31 @@ def test_app_classifies_uploads_in_a_browser(browser, app_url, tmp_path):
     assert verdicts[1].startswith('Not a bear'), verdicts
     assert verdicts[2] == "Can't use this file: not an image (or in a format PIL can't read)", verdicts
     assert thumbnails == 2  # the two photos, none for the text file
+
+@pytest.mark.time_limit(120)
+def test_review_app_keeps_a_verdict_from_the_browser(browser, app_url, prediction_log):
+    "After the test above, its two photos are in the log: review the first as right and skip the second"
+    from bearclf.log import PredictionLog
+    if not prediction_log.exists(): pytest.skip('the app test logged nothing')
+    port = free_port()
+    proc = start_app(port, 60, command=('review', 'app', '--log', str(prediction_log)))
+    page = browser.new_page(viewport=dict(width=820, height=700))
+    try:
+        page.goto(f'http://127.0.0.1:{port}/', timeout=90_000)
+        page.get_by_text('Prediction 1 of 2 to review').wait_for(timeout=90_000)
+        photo_shown = page.locator('img').count()
+        if os.environ.get('BEARCLF_SCREENSHOT'): page.screenshot(path=Path(os.environ['BEARCLF_SCREENSHOT']).with_name('review.png'), full_page=True)
+        page.get_by_role('button', name='Right').click()
+        page.get_by_text('Prediction 2 of 2 to review').wait_for(timeout=30_000)
+        page.get_by_role('button', name='Skip').click()
+        page.get_by_text('nothing left to review').wait_for(timeout=30_000)
+    finally:
+        page.close()
+        stop_app(proc)
+    assert photo_shown == 1
+    reviewed = PredictionLog(prediction_log).frame()
+    assert reviewed.right[0] == True and pd.isna(reviewed.right[1])  # right, then skipped
+    assert reviewed.truth[0] == reviewed.label[0] == 'grizzly'
 
 
 @pytest.mark.time_limit(600)
