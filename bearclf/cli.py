@@ -127,6 +127,18 @@ def _review_export(args):
     outcome = export_reviewed(_existing_log(args), args.out)
     print(f"{outcome['exported']} photo(s) exported to {args.out}" + ''.join(f'; {n} {why}' for why, n in outcome.items() if why != 'exported'))
 
+# %% ../nbs/09_cli.ipynb #aa6f3f6c
+def _report(args):
+    from bearclf.report import report_lines, rollout_report, save_report_plots
+    logged, card = _existing_log(args).frame(), read_card(args.model)
+    report = rollout_report(logged, card, args.recent)
+    print(json.dumps(report) if args.json else '\n'.join(report_lines(report)))
+    if args.plots: print(f'plots in {save_report_plots(logged, card, args.plots, args.recent)}', file=sys.stderr)
+
+def _at_least_one(text:str)->int:
+    if not text.isdigit() or int(text) < 1: raise argparse.ArgumentTypeError(f'{text!r} is not a whole number of at least 1')
+    return int(text)
+
 # %% ../nbs/09_cli.ipynb #1084efd3
 def _train_options(p:argparse.ArgumentParser):
     from fastcore.docments import docments
@@ -206,6 +218,13 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     for action, run in ((rl, _review_list), (rm, _review_mark), (ra, _review_app), (re, _review_export)):
         action.add_argument('--log', type=Path, help='the prediction log (default: $BEARCLF_LOG, else predictions.sqlite in the bearclf home)')
         action.set_defaults(run=run)
+    rp = sub.add_parser('report', help="how a model does on the logged predictions", description='Report on one model\'s logged predictions (step 7d): accuracy on the reviewed ones, confusion, the not-a-bear rate, and drift of the recent ones from the validation photos.')
+    rp.add_argument('--model', type=Path, default=default_model, help='model folder whose predictions to report on (default: %(default)s)')
+    rp.add_argument('--log', type=Path, help='the prediction log (default: $BEARCLF_LOG, else predictions.sqlite in the bearclf home)')
+    rp.add_argument('--recent', type=_at_least_one, default=100, metavar='N', help='the latest N predictions are the recent ones, compared with the validation photos (default: %(default)s)')
+    rp.add_argument('--json', action='store_true', help='print the report as one JSON object')
+    rp.add_argument('--plots', type=Path, metavar='FILE', help='also draw the plots into FILE (.png, .jpg, .svg or .pdf)')
+    rp.set_defaults(run=_report)
     d = sub.add_parser('docs', help='build the documentation site', description='Build the docs site from the notebooks into _docs/ (in a clone of the repository): with Quarto if it is installed, else with smalldocs.')
     d.set_defaults(run=_docs)
     return p
