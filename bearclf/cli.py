@@ -18,11 +18,13 @@ def _gather(args):
     print(f'photos in {path}')
 
 def _train(args):
+    from fastai.torch_core import rank_distrib
     from bearclf.train import DEFAULT_RECIPE, Recipe, save_model, train_bears
     recipe = replace(DEFAULT_RECIPE, **{f.name: getattr(args, f.name) for f in fields(Recipe)})
     card = save_model(train_bears(args.data, recipe, args.arch), args.out)
     v = card['validation']
-    print(f"accuracy {v['accuracy']:.1%} on {v['photos']} validation photos, trained in {card['train_seconds']:.0f}s; model in {args.out}")
+    if rank_distrib() == 0:  # under `accelerate launch`, one summary, not one per process
+        print(f"accuracy {v['accuracy']:.1%} on {v['photos']} validation photos, trained in {card['train_seconds']:.0f}s; model in {args.out}")
 
 def _review(args):
     from bearclf.clean import save_review

@@ -10,12 +10,13 @@ __all__ = ['OFFLINE_ARCH', 'DEFAULT_RECIPE', 'offline_weights', 'bear_learner', 
 from .core import *
 from .data import *
 from .gather import get_bears, image_problem
-import ctypes, hashlib, json, platform, time
-from contextlib import contextmanager
+import ctypes, hashlib, json, os, platform, time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import fastai, timm, torch
 from fastai.vision.all import *
+from fastai.distributed import DistributedDL
 from fastcore.parallel import parallel
 from filelock import FileLock
 from safetensors.torch import load_file, save_file
@@ -33,8 +34,9 @@ def offline_weights()->Path: # a safetensors file of ImageNet weights for `OFFLI
     src, dst = [[(k,v) for k,v in sd.items() if not k.endswith('num_batches_tracked')] for sd in (shipped, ours)]
     if [v.shape for _,v in src] != [v.shape for _,v in dst]: raise RuntimeError("the shipped weights don't match timm's model")
     fn.parent.mkdir(parents=True, exist_ok=True)
-    save_file({name: v.contiguous() for (_,v),(name,_) in zip(src, dst)}, fn.with_suffix('.tmp'))
-    return fn.with_suffix('.tmp').replace(fn)
+    tmp = fn.with_name(f'{fn.name}.{os.getpid()}.tmp')  # one per process: the processes of `accelerate launch` convert at once
+    save_file({name: v.contiguous() for (_,v),(name,_) in zip(src, dst)}, tmp)
+    return tmp.replace(fn)
 
 # %% ../nbs/04_train.ipynb #bc330eae
 def bear_learner(dls:DataLoaders,       # e.g. from `Recipe.dataloaders`
@@ -110,26 +112,42 @@ def kept_memory():
             libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024); libc.mallopt(M_MMAP_MAX, 65536)  # glibc's defaults
             libc.malloc_trim(0)
 
+# %% ../nbs/04_train.ipynb #411b6f1b
+def _distributed(learn:Learner):
+    "Inside, `learn` trains and predicts with all the processes `accelerate launch` started, if it started several"
+    return learn.distrib_ctx(sync_bn=False) if num_distrib() > 1 else nullcontext(learn)
+
+# %% ../nbs/04_train.ipynb #4a7729d8
+@patch
+def _broadcast(self:DistributedDL, t:list, rank:int)->list:
+    "`t` as the process `rank` has it, in every process (on CUDA for NCCL, on the CPU for gloo)"
+    t = LongTensor(t).to('cuda' if torch.distributed.get_backend() == 'nccl' else 'cpu')
+    torch.distributed.broadcast(t, rank)
+    return t.cpu().tolist()
+
 # %% ../nbs/04_train.ipynb #af27d7d1
 def train_bears(path:Path,                    # `<label>/` folders of photos
                 recipe:Recipe=DEFAULT_RECIPE,
                 arch=OFFLINE_ARCH,            # see `bear_learner`
                 seed:int=42,                  # the validation split's seed, and training's
                 splitter=None,                # another way to split, see `bears_datablock`
-               )->Learner:                    # trained, with `recipe`, `arch` and `train_seconds` set
+               )->Learner:                    # trained, with `recipe`, `arch`, `train_seconds` and `train_processes` set
     "Fine-tune a pretrained `arch` on the photos in `path`"
     check_photos(path)
     start = time.perf_counter()
-    set_seed(seed)  # the head's first weights, the crops and augmentations are random: the same seed, the same model
+    # the head's first weights, the crops and augmentations are random: the same seed, the same model. Several
+    # processes start from the first one's weights, and each draws its own crops
+    set_seed(seed + rank_distrib())
     learn = bear_learner(recipe.dataloaders(path, seed, splitter), arch)
-    with kept_memory(): learn.fine_tune(recipe.epochs, recipe.lr, freeze_epochs=recipe.freeze_epochs)
+    with kept_memory(), _distributed(learn): learn.fine_tune(recipe.epochs, recipe.lr, freeze_epochs=recipe.freeze_epochs)
     learn.recipe, learn.arch, learn.train_seconds = recipe, arch, time.perf_counter() - start
+    learn.train_processes = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
     return learn
 
 # %% ../nbs/04_train.ipynb #025d80d6
 def model_card(learn:Learner)->dict:
     "What `learn` (from `train_bears`) is, how it was trained, and how well it does on its validation set"
-    probs, targets, losses = learn.get_preds(with_loss=True)
+    with _distributed(learn): probs, targets, losses = learn.get_preds(with_loss=True)
     acc = (probs.argmax(1) == targets).float().mean().item()
     arch, library = (learn.arch, 'timm') if isinstance(learn.arch, str) else (learn.arch.__name__, 'torchvision')
     norm = first(t for t in learn.dls.after_batch if isinstance(t, Normalize))
@@ -140,7 +158,7 @@ def model_card(learn:Learner)->dict:
                 validation=dict(accuracy=round(acc, 4), error_rate=round(1-acc, 4), loss=round(losses.mean().item(), 4), photos=len(targets),
                                 confidences=[round(p, 4) for p in probs.max(1).values.tolist()]),
                 training_photos=len(learn.dls.train_ds), train_seconds=round(learn.train_seconds, 1),
-                versions=versions, created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+                train_processes=learn.train_processes, versions=versions, created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
 
 # %% ../nbs/04_train.ipynb #ad64a9da
 def save_model(learn:Learner, # from `train_bears`
@@ -148,13 +166,15 @@ def save_model(learn:Learner, # from `train_bears`
               )->dict:        # the model card
     "Write `learn` to `out/`: `model.pkl` (the book's export), `model.safetensors` (weights only), `model_card.json`"
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    card = model_card(learn)
-    learn.export(out/'model.pkl')
-    save_file({k: v.contiguous() for k,v in learn.model.state_dict().items()}, out/'model.safetensors')
-    card.update(format=MODEL_FORMAT, weights_sha256=hashlib.sha256((out/'model.safetensors').read_bytes()).hexdigest())
-    (out/'model_card.json').write_text(json.dumps(card, indent=2)+'\n')
-    return card
+    card = model_card(learn)  # with several processes, all of them predict the validation photos
+    if rank_distrib() == 0:   # ...and only the first writes
+        out.mkdir(parents=True, exist_ok=True)
+        learn.export(out/'model.pkl')
+        save_file({k: v.contiguous() for k,v in learn.model.state_dict().items()}, out/'model.safetensors')
+        card.update(format=MODEL_FORMAT, weights_sha256=hashlib.sha256((out/'model.safetensors').read_bytes()).hexdigest())
+        (out/'model_card.json').write_text(json.dumps(card, indent=2)+'\n')
+    distrib_barrier()  # the others go on when the folder is complete
+    return json.loads((out/'model_card.json').read_text())
 
 # %% ../nbs/04_train.ipynb #095502a1
 def load_trained(model_dir:Path, # written by `save_model`
