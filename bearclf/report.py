@@ -103,7 +103,7 @@ def report_lines(report:dict)->list: # lines of text, without newlines
              f"other models     {sum(others.values())} predictions by {len(others)} other model{'' if len(others) == 1 else 's'} (not counted)",
              f"reviewed         {rev['reviewed']}, {rev['right']} right: accuracy {_num(rev['accuracy'])}"
              f" (validation {_num(rev['validation_accuracy'])})",
-             f"not a bear       {_num(nab['all'], '.1%')} of all, {_num(nab['recent'], '.1%')} of the last {report['recent']}",
+             f"not a bear       {_num(nab['all'], '.1%')} of all, {_num(nab['recent'], '.1%')} of the last {min(report['recent'], report['predictions'])}",
              f"drift            {_VERDICTS[d['verdict']]}",
              f"  confidence     mean {_num(d['mean_recent'])} over the last {d['n_recent']}, "
              f"{_num(d['mean_reference'])} over {d['n_reference']} validation photos",
