@@ -90,6 +90,9 @@ def _docs(args):
 # %% ../nbs/09_cli.ipynb #31db323a
 REVIEW_NOTEBOOK = 'review.ipynb' # inside the installed `bearclf` package
 
+def _log_to_read(p:argparse.ArgumentParser):
+    p.add_argument('--log', type=Path, help='the prediction log (default: $BEARCLF_LOG, else predictions.sqlite in the bearclf home)')
+
 def _existing_log(args):
     from bearclf.log import PredictionLog, default_log
     where = args.log or default_log()
@@ -218,11 +221,11 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     re = rsub.add_parser('export', help='write the reviewed photos of bears into <label>/ folders, to train on')
     re.add_argument('--out', type=Path, required=True, help='folder of <label>/ folders to add to (nothing is overwritten)')
     for action, run in ((rl, _review_list), (rm, _review_mark), (ra, _review_app), (re, _review_export)):
-        action.add_argument('--log', type=Path, help='the prediction log (default: $BEARCLF_LOG, else predictions.sqlite in the bearclf home)')
+        _log_to_read(action)
         action.set_defaults(run=run)
     rp = sub.add_parser('report', help="how a model does on the logged predictions", description='Report on one model\'s logged predictions (step 7d): accuracy on the reviewed ones, confusion, the not-a-bear rate, and drift of the recent ones from the validation photos.')
     rp.add_argument('--model', type=Path, default=default_model, help='model folder whose predictions to report on (default: %(default)s)')
-    rp.add_argument('--log', type=Path, help='the prediction log (default: $BEARCLF_LOG, else predictions.sqlite in the bearclf home)')
+    _log_to_read(rp)
     rp.add_argument('--recent', type=_at_least_one, default=100, metavar='N', help='the latest N predictions are the recent ones, compared with the validation photos (default: %(default)s)')
     rp.add_argument('--json', action='store_true', help='print the report as one JSON object')
     rp.add_argument('--plots', type=Path, metavar='FILE', help='also draw the plots into FILE (.png, .jpg, .svg or .pdf)')
