@@ -25,9 +25,7 @@ def to_review(log:PredictionLog)->pd.DataFrame: # rows of `log.frame()`, oldest 
 @patch
 def photo(self:PredictionLog, id:int)->bytes: # a JPEG
     "The photo prediction `id` was made on (its thumbnail, for a row logged before photos were kept)"
-    found = self.db.execute('SELECT coalesce(photo, thumbnail) FROM predictions WHERE id=?', (int(id),)).fetchone()
-    if found is None: raise ValueError(f'there is no prediction {id} in {self.path}')
-    return found[0]
+    return self.prediction(id, 'coalesce(photo, thumbnail)')[0]
 
 # %% ../nbs/07c_review.ipynb #9baa5c1e
 def _answers(label:str, classes:list)->list: # `(button text, verdict)` pairs

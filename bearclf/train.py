@@ -161,7 +161,7 @@ def model_card(learn:Learner)->dict:
                 validation=dict(accuracy=round(acc, 4), error_rate=round(1-acc, 4), loss=round(losses.mean().item(), 4), photos=len(targets),
                                 confidences=[round(p, CONFIDENCE_DECIMALS) for p in probs.max(1).values.tolist()]),
                 training_photos=len(learn.dls.train_ds), train_seconds=round(learn.train_seconds, 1),
-                train_processes=learn.train_processes, versions=versions, created=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+                train_processes=learn.train_processes, versions=versions, created=utc_now())
 
 # %% ../nbs/04_train.ipynb #ad64a9da
 def save_model(learn:Learner, # from `train_bears`
