@@ -147,8 +147,8 @@ def _at_least_one(text:str)->int:
 # %% ../nbs/09_cli.ipynb #1084efd3
 def _train_options(p:argparse.ArgumentParser):
     from fastcore.docments import docments
-    from bearclf.train import DEFAULT_RECIPE, OFFLINE_ARCH, Recipe
-    p.add_argument('--arch', default=OFFLINE_ARCH, help='timm model name; anything but the default needs the internet (default: %(default)s)')
+    from bearclf.train import DEFAULT_ARCH, DEFAULT_RECIPE, OFFLINE_ARCHS, Recipe
+    p.add_argument('--arch', default=DEFAULT_ARCH, help=f'timm model name; anything but {", ".join(OFFLINE_ARCHS)} needs the internet (default: %(default)s)')
     helps = docments(Recipe)  # the comments beside `Recipe`'s fields
     for f in fields(Recipe):
         default, opt = getattr(DEFAULT_RECIPE, f.name), f'--{f.name.replace("_", "-")}'
