@@ -81,28 +81,25 @@ RECIPES.update({
     'e6_lr1e3':      dict(**FAST, **ZS, epochs=6, lr=1e-3),
     'grey_item':     dict(**FAST, greyscale=0.3),  # `grey` as the package does it: per photo, before batching
 })
+# Session 11: bigger backbones whose ImageNet weights registry packages also ship
+LITE2 = dict(arch='tf_efficientnet_lite2')
+HEAD_ONLY = dict(freeze_epochs=3, epochs=0, train_bn=False, lr=1e-3)  # the body frozen, BatchNorm weights included
+PROBE = dict(**FAST, **LITE2, **HEAD_ONLY, bn_freeze=True)  # ...and the BatchNorm statistics too
 RECIPES.update({
-    # Bigger backbones whose ImageNet weights registry packages also ship (session 11)
-    'lite1':         dict(**FAST, **ZS, arch='tf_efficientnet_lite1'),
-    'lite2':         dict(**FAST, **ZS, arch='tf_efficientnet_lite2'),
-    'lite2_head':    dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True),
-    'lite2_head_lr5e4': dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, lr=5e-4),
-    'lite2_head_only':  dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, freeze_epochs=3, epochs=0,
-                             train_bn=False, lr=1e-3),
-    'lite2_probe':      dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, freeze_epochs=3, epochs=0,
-                             train_bn=False, bn_freeze=True, lr=1e-3),
-    'lite2_probe_lr3e4': dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, freeze_epochs=3, epochs=0,
-                             train_bn=False, bn_freeze=True, lr=3e-4),
-    'lite2_probe_e8_lr1e2': dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, freeze_epochs=8, epochs=0,
-                             train_bn=False, bn_freeze=True, lr=1e-2),
-    'lite2_probe_260':  dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, freeze_epochs=3, epochs=0,
-                             train_bn=False, bn_freeze=True, lr=1e-3, size=260),
-    'lite2_head_260':   dict(**FAST, **ZS, arch='tf_efficientnet_lite2', imagenet_head=True, size=260),
+    'lite1':            dict(**FAST, **ZS, arch='tf_efficientnet_lite1'),
+    'lite2':            dict(**FAST, **ZS, **LITE2),
+    'lite2_head':       dict(**FAST, **ZS, **LITE2, imagenet_head=True),
+    'lite2_head_lr5e4': dict(**FAST, **ZS, **LITE2, imagenet_head=True, lr=5e-4),
+    'lite2_head_260':   dict(**FAST, **ZS, **LITE2, imagenet_head=True, size=260),
+    'lite2_head_only':  dict(**FAST, **ZS, **LITE2, **HEAD_ONLY, imagenet_head=True),
+    'lite2_probe':      dict(PROBE, **ZS, imagenet_head=True),
+    'lite2_probe_lr3e4':    dict(PROBE, **ZS, imagenet_head=True, lr=3e-4),
+    'lite2_probe_e8_lr1e2': dict(PROBE, **ZS, imagenet_head=True, freeze_epochs=8, lr=1e-2),
+    'lite2_probe_260':      dict(PROBE, **ZS, imagenet_head=True, size=260),
     # The same with fastai's own head, started at random (as for labels ImageNet doesn't have)
-    'lite2_probe_random_head': dict(**FAST, arch='tf_efficientnet_lite2', freeze_epochs=3, epochs=0, train_bn=False,
-                             bn_freeze=True, lr=1e-3),
+    'lite2_probe_random_head': dict(PROBE),
     # The book's recipe on stock settings, on the default's backbone
-    'book_lite2':       dict(arch='tf_efficientnet_lite2'),
+    'book_lite2':       dict(LITE2),
 })
 # The recommended recipe (see train_recipes.md, session 11): EfficientNet-Lite2, the body and its BatchNorm
 # statistics frozen, 3 epochs of fastai's head. `bearclf.train.DEFAULT_RECIPE`.
@@ -193,10 +190,11 @@ def zero_shot_probs(dls, arch=ARCH):
 
 
 def fold_splitter(fold:int, folds:int):
-    "Cross-validation: photo `fn` is in validation fold `md5(label/name) % folds`, so every photo is validated exactly once."
+    "Cross-validation: photo `fn` is in validation fold `md5(photo_key(fn)) % folds`, so every photo is validated exactly once."
     import hashlib
     from fastai.vision.all import FuncSplitter
-    return FuncSplitter(lambda fn: int(hashlib.md5(f'{Path(fn).parent.name}/{Path(fn).name}'.encode()).hexdigest(), 16) % folds == fold)
+    from bearclf.core import photo_key
+    return FuncSplitter(lambda fn: int(hashlib.md5(photo_key(fn).encode()).hexdigest(), 16) % folds == fold)
 
 
 def build(r:dict, data:Path, seed:int, splitter=None):
@@ -241,6 +239,7 @@ def run_one(name:str, seed:int, data:Path, fold:int=None, folds:int=None)->dict:
     if r['tune_malloc']: tune_malloc()
     import torch
     import bearclf  # noqa: F401  (silences a harmless torch FutureWarning)
+    from bearclf.core import photo_key
     from fastai.vision.all import set_seed
     if r['threads']: torch.set_num_threads(r['threads'])
     t_import = time.perf_counter() - t_start
@@ -260,13 +259,13 @@ def run_one(name:str, seed:int, data:Path, fold:int=None, folds:int=None)->dict:
     vocab, items = dls.vocab, dls.valid.items
     def errors(probs):
         preds = probs.argmax(1)
-        return [dict(file=f'{Path(items[i]).parent.name}/{Path(items[i]).name}', true=vocab[targs[i]],
+        return [dict(file=photo_key(Path(items[i])), true=vocab[targs[i]],
                      pred=vocab[preds[i]], p=round(float(probs[i].max()), 3))
                 for i in range(len(items)) if preds[i] != targs[i]]
     wrong = errors(probs)
     res = dict(recipe=name, seed=seed, fold=fold, folds=folds, settings=r, n_valid=len(items), errors=len(wrong),
                 accuracy=1 - len(wrong) / len(items), seconds=t2 - t0, build_s=t1 - t0, fit_s=t2 - t1,
-                import_s=t_import, cpu_per_wall=cpu / (t2 - t0), load_end=os.getloadavg()[0], wrong=wrong, valid_files=[f'{Path(o).parent.name}/{Path(o).name}' for o in items])
+                import_s=t_import, cpu_per_wall=cpu / (t2 - t0), load_end=os.getloadavg()[0], wrong=wrong, valid_files=[photo_key(Path(o)) for o in items])
     if w := r['ensemble_zs']:
         zs = zero_shot_probs(dls, r['arch'])
         zs_wrong, ens_wrong = errors(zs), errors((1 - w) * probs + w * zs)
@@ -354,7 +353,7 @@ def suspects(results:list, min_runs:int=2)->str:
 def cross_validate(a):
     "Each recipe on every fold; accuracy over all photos, and over the bear photos a person kept (`--decisions`)."
     import csv
-    deleted = {row['file'] for row in csv.DictReader(open(a.decisions))} if a.decisions else set()
+    set_aside = {row['file'] for row in csv.DictReader(open(a.decisions))} if a.decisions else set()  # deleted or relabelled
     for name in a.recipes:
         runs = []
         for fold in range(a.folds):
@@ -365,8 +364,8 @@ def cross_validate(a):
             if key not in runs[0]: continue
             n = sum(o['n_valid'] for o in runs)
             wrong = [w['file'] for o in runs for w in o[key]]
-            kept_n = n - sum(f in deleted for o in runs for f in o['valid_files'])
-            kept_wrong = [f for f in wrong if f not in deleted]
+            kept_n = n - sum(f in set_aside for o in runs for f in o['valid_files'])
+            kept_wrong = [f for f in wrong if f not in set_aside]
             print(f"{name} {key[:-6] or 'trained'}: {n-len(wrong)}/{n} = {1-len(wrong)/n:.1%} of all photos; "
                   f"{kept_n-len(kept_wrong)}/{kept_n} = {1-len(kept_wrong)/kept_n:.1%} of the photos the decisions leave alone; "
                   f"median {statistics.median(o['seconds'] for o in runs):.0f}s; wrong: {sorted(wrong)}", flush=True)
