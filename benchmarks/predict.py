@@ -14,7 +14,7 @@ Run it on an idle machine: cpu/wall in the output should be close to the thread 
 Accuracy: the model's validation photos (the split in its card) with the gate on: a photo counts as right
 only if it gets its own label (a bear wrongly called `not_a_bear` is wrong). Reported twice: on every
 validation photo, and on the bear photos only, using the decisions a person made by looking at the course's
-photos (`--decisions`, default `nbs/bear_decisions.csv`): photos marked `delete` there are not bear photos
+photos (`--decisions`, default `nbs/course/bear_decisions.csv`): photos marked `delete` there are not bear photos
 and are left out, relabelled ones count with their new label. The photos under `--not-bears` (any
 sub-folders) should all be `not_a_bear`.
 """
@@ -34,7 +34,7 @@ def main():
     p.add_argument('--data', type=Path, required=True, help='the photos the model was trained on (for its validation split)')
     p.add_argument('--not-bears', type=Path, required=True)
     p.add_argument('--photos', type=int, default=40)
-    p.add_argument('--decisions', type=Path, default=Path(__file__).parents[1]/'nbs'/'bear_decisions.csv')
+    p.add_argument('--decisions', type=Path, default=Path(__file__).parents[1]/'nbs'/'course'/'bear_decisions.csv')
     args = p.parse_args()
     warnings.filterwarnings('ignore')
     import torch
