@@ -24,7 +24,8 @@ def quarto_names(proc:Path,    # nbdev's processed notebooks (`_proc/`)
     shutil.rmtree(stage, ignore_errors=True)
     shutil.copytree(proc, stage)
     for fn in [fn for fn in stage.rglob('*') if fn.suffix in ('.ipynb', '.yml', '.qmd', '.md')]:
-        text = _NUMBERED.sub(r'\1.ipynb', fn.read_text()).replace(site_url.rstrip('/') + '/', '')
+        to_root = '../' * (len(fn.relative_to(stage).parts) - 1)  # a page in `course/` reaches `api/` as `../api/`
+        text = _NUMBERED.sub(r'\1.ipynb', fn.read_text()).replace(site_url.rstrip('/') + '/', to_root)
         if fn.suffix == '.ipynb':  # the page now has the name nbdev's `output-file` gave it, which smalldocs doesn't read
             nb = nbformat.reads(text, as_version=4)
             for cell in nb.cells:

@@ -15,11 +15,11 @@ from nbdev.config import get_config
 REPO = Path(__file__).parents[1]
 
 def sidebar_pages()->list:
-    "The site's pages in sidebar order, named as Quarto names them (`04_train.ipynb` -> `train.html`)"
+    "The site's pages in sidebar order, named as Quarto names them (`course/05_train.ipynb` -> `course/train.html`)"
     def walk(items):
         for item in items:
             if isinstance(item, dict): yield from walk(item.get('contents', []))
-            else: yield re.sub(r'^\d+[a-z]?_', '', Path(item).stem) + '.html'
+            else: yield str(Path(item).with_name(re.sub(r'^\d+[a-z]?_', '', Path(item).stem) + '.html'))
     return list(walk(yaml.safe_load((REPO/'nbs'/'sidebar.yml').read_text())['website']['sidebar']['contents']))
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -38,20 +38,29 @@ def site():
 @pytest.mark.time_limit(180)
 def test_every_page_image_and_link(browser, site):
     pages, ids, links, problems = sidebar_pages(), {}, set(), []
-    assert pages[0] == 'index.html' and 'train.html' in pages and 'deploy.html' in pages
+    assert pages[0] == 'index.html' and 'course/train.html' in pages and 'api/train.html' in pages
     page = browser.new_page()
     try:
+        page.goto(site + 'index.html')
+        sections = page.eval_on_selector_all('#quarto-sidebar li.sidebar-item-section', """els => els.map(e => [
+            e.querySelector('.menu-text').textContent,
+            [...e.querySelectorAll('ul a.sidebar-link')].map(a => a.getAttribute('href'))])""")
+        assert [title for title, _ in sections] == ['The course', 'Reference'], sections
+        (_, lessons), (_, reference) = sections
+        assert lessons and all(href.startswith('course/') for href in lessons), lessons
+        assert reference and all(href.startswith('api/') for href in reference), reference
         for name in pages:
             response = page.goto(site + name)
             if not response.ok: problems.append(f'{name}: HTTP {response.status}'); continue
             page.wait_for_load_state('load')
             images = page.eval_on_selector_all('main img', 'els => els.map(e => [e.getAttribute("src"), e.complete && e.naturalWidth > 0])')
             problems += [f'{name}: image {src} is missing' for src, ok in images if not ok]
-            if name in ('index.html', 'train.html', 'interpret.html', 'app.html', 'inference.html'):
+            if name in ('index.html', 'course/gather.html', 'course/train.html', 'course/interpret.html', 'course/clean.html',
+                        'course/app.html', 'course/avoid_disaster.html'):
                 if not images: problems.append(f'{name}: no pictures at all')
-            if name == 'questionnaire.html':  # answers start collapsed, and most point into the lessons
+            if name == 'course/questionnaire.html':  # answers start collapsed, and most point into the lessons
                 answers = page.eval_on_selector_all('main details', 'els => els.map(e => [e.open, e.querySelectorAll("a").length])')
-                if len(answers) < 25 or any(is_open for is_open, _ in answers): problems.append(f'{name}: {len(answers)} answers, some open')
+                if len(answers) < 27 or any(is_open for is_open, _ in answers): problems.append(f'{name}: {len(answers)} answers, some open')
                 if sum(n > 0 for _, n in answers) < len(answers) // 2: problems.append(f'{name}: most answers link nowhere')
             ids[name] = set(page.eval_on_selector_all('[id]', 'els => els.map(e => e.id)'))
             links |= {(name, href) for href in page.eval_on_selector_all('a[href]', 'els => els.map(e => e.href)')}

@@ -1,11 +1,13 @@
 """Run notebooks top to bottom in a Jupyter kernel and save their outputs, skipping the cells `nbdev_test` skips.
 
-    python tools/run_nbs.py nbs/02_data.ipynb [more notebooks...]
+    python tools/run_nbs.py nbs/course/03_data.ipynb [more notebooks...]
 
 Lesson notebooks carry their outputs (the docs site shows them); this is how a maintainer refreshes them.
 Cells flagged with a `tst_flags` flag (e.g. `#| internet`) or `#| eval: false` keep the outputs they had.
+What fastprogress leaves behind once a bar has finished (an empty `<div></div>`, the bars' stylesheet) is not saved:
+it shows nothing, and `tests/test_notebooks.py` checks no notebook keeps it.
 """
-import sys
+import re, sys
 from pathlib import Path
 import nbformat
 from nbconvert.preprocessors import ExecutePreprocessor
@@ -21,11 +23,21 @@ class SkipFlaggedPreprocessor(ExecutePreprocessor):
             return cell, resources
         return super().preprocess_cell(cell, resources, index)
 
+_SHOWS_NOTHING = re.compile(r'\s*(<div>\s*</div>|<style>\s*progress\b[^<]*</style>)?\s*', re.S)
+
+def shows_something(output)->bool:
+    "False for a finished progress bar's leftovers: HTML that renders as nothing"
+    html = output.get('data', {}).get('text/html')
+    if output.get('output_type') != 'display_data' or html is None: return True
+    return not _SHOWS_NOTHING.fullmatch(''.join(html))
+
 def run_nb(fn:Path, timeout:int=3600):
     "Execute `fn` in a fresh kernel, in its own folder, and save it with its outputs; stop at the first error"
     fn = Path(fn)
     nb = nbformat.read(fn, as_version=4)
     SkipFlaggedPreprocessor(timeout=timeout).preprocess(nb, {'metadata': {'path': str(fn.parent)}})
+    for cell in nb.cells:
+        if cell.cell_type == 'code': cell.outputs = [o for o in cell.outputs if shows_something(o)]
     nbformat.write(nb, fn)
 
 if __name__ == '__main__':
