@@ -7,18 +7,29 @@ __all__ = ['quarto_names', 'build_docs']
 
 # %% ../nbs/api/10_docs.ipynb #3b911f5c
 from .core import *
-import re, shutil, subprocess
+import os, re, shutil, subprocess
 import nbformat
 from pathlib import Path
+from urllib.parse import urljoin
 from nbdev.config import get_config
 from nbdev.serve import proc_nbs
 
 # %% ../nbs/api/10_docs.ipynb #5b2dbaa6
 _NUMBERED = re.compile(r'\b\d+[a-z]?_([\w-]+)\.ipynb\b')
+_LINK = re.compile(r'(\]\()([^)#\s]+)')
+
+def _outside_to(source:str, page:Path, files_url:str)->str:
+    "`source` with its links to files outside the site (e.g. `../../benchmarks/x.md` from `course/`) sent to `files_url`"
+    def link(m):
+        target = os.path.normpath(os.path.join(page.parent, m.group(2)))
+        inside = re.match(r'\w+:', m.group(2)) or not target.startswith('..')
+        return m.group(0) if inside else m.group(1) + urljoin(files_url.rstrip('/') + '/', target)
+    return _LINK.sub(link, source)
 
 def quarto_names(proc:Path,    # nbdev's processed notebooks (`_proc/`)
                  stage:Path,   # the folder to write, replaced if it exists
                  site_url:str, # the published site's address, as nbdev links to it
+                 files_url:str=None, # the notebooks' folder online (e.g. on GitHub), for links to files outside the site
                 )->Path:       # `stage`
     "Copy `proc` to `stage` with notebooks named as Quarto names their pages, and links inside the site made relative"
     shutil.rmtree(stage, ignore_errors=True)
@@ -30,6 +41,8 @@ def quarto_names(proc:Path,    # nbdev's processed notebooks (`_proc/`)
             nb = nbformat.reads(text, as_version=4)
             for cell in nb.cells:
                 if cell.cell_type == 'raw': cell.source = re.sub(r'(?m)^output-file: .*\n', '', cell.source)
+                if cell.cell_type == 'markdown' and files_url:
+                    cell.source = _outside_to(cell.source, fn.relative_to(stage), files_url)
             text = nbformat.writes(nb)
         fn.write_text(text)
         if _NUMBERED.fullmatch(fn.name): fn.rename(fn.with_name(_NUMBERED.sub(r'\1.ipynb', fn.name)))
@@ -44,7 +57,9 @@ def build_docs()->Path: # the site's folder
         subprocess.run(['nbdev_docs'], check=True, cwd=cfg.config_path)
         return cfg.doc_path
     from smalldocs.site import build
-    stage = quarto_names(proc_nbs(cfg.nbs_path, n_workers=0), cfg.config_path/'_proc_site', f'{cfg.doc_host}{cfg.doc_baseurl}')
+    files_url = f'{cfg.git_url}/blob/{cfg.branch}/{cfg.nbs_path.relative_to(cfg.config_path)}'
+    stage = quarto_names(proc_nbs(cfg.nbs_path, n_workers=0), cfg.config_path/'_proc_site',
+                         f'{cfg.doc_host}{cfg.doc_baseurl}', files_url)
     site = build(stage, quiet=True)
     if site.warnings: print('\n'.join(f'warning: {w}' for w in site.warnings))
     shutil.rmtree(cfg.doc_path, ignore_errors=True)
