@@ -65,3 +65,18 @@ def test_a_reference_notebook_is_one_module(fn):
     modules = [d['default_exp'][0] for d in directives if 'default_exp' in d]
     assert len(modules) == 1 and re.fullmatch(rf'\d+[a-z]?_{modules[0]}', fn.stem), (fn.name, modules)
     assert any('export' in d for d in directives)
+
+LINK = re.compile(r'\]\(([^)#\s]+)(?:#[^)]*)?\)')
+
+def relative_links(fn:Path)->list:
+    "The links in `fn`'s markdown to other files of the repository (not to the web, not to an anchor on the page)"
+    cells = [c for c in nbformat.read(fn, as_version=4).cells if c.cell_type == 'markdown']
+    return [t for c in cells for t in LINK.findall(c.source) if not re.match(r'\w+:', t)]
+
+def test_the_link_check_sees_links():
+    assert 'api/04_train.ipynb' in relative_links(NBS/'index.ipynb')
+
+@pytest.mark.parametrize('fn', NOTEBOOKS, ids=lambda p: str(p.relative_to(NBS)))
+def test_links_between_notebooks_lead_somewhere(fn):
+    "On GitHub and in Jupyter a notebook's links are read as they are written: each must name a file that exists"
+    assert not [t for t in relative_links(fn) if not (fn.parent/t).exists()]
