@@ -1,15 +1,18 @@
 """`bearclf app` in a real browser: start the command on the course's model, upload photos in headless Chromium;
-then `bearclf review app` on the predictions it logged, and review one.
+then `bearclf review app` on the predictions it logged, and review one. And the app lesson's notebook of the book's
+widgets, served by the `voila` command as the lesson says, classifying an upload.
 
 Needs Chromium (the `browser` fixture in conftest.py; `.ci/run` installs it). The model is the course's default one (`trained_bears`),
 which `nbdev_test` has already trained in CI; elsewhere the fixture trains it first (about 2 minutes).
 The app is started as the README says, `bearclf app`, with only a free port and `--no-browser` added.
 
 `BEARCLF_SCREENSHOT=nbs/images/app.png pytest tests/test_app.py` also saves the page, with its results, as the
-screenshot the README and the docs show (and the review page as review.png beside it).
+screenshot the README and the docs show (and the review page as review.png, the book's widgets as book_widgets.png,
+beside it).
 """
 import os, shutil, signal, socket, subprocess, time
 from pathlib import Path
+import nbformat
 import pandas as pd
 import pytest
 
@@ -29,18 +32,21 @@ def free_port()->int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-def start_app(port:int, seconds:float, env:dict=None, command=('app',))->subprocess.Popen:
-    "Run `bearclf app` (or `bearclf *command`) on `port` and wait up to `seconds` for it to listen (the page renders when a browser asks)"
-    proc = subprocess.Popen([shutil.which('bearclf'), *command, '--port', str(port), '--no-browser'], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def start_server(argv:list, port:int, seconds:float, env:dict=None)->subprocess.Popen:
+    "Run the server `argv` and wait up to `seconds` for it to listen on `port` (the page renders when a browser asks)"
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + seconds
     while time.time() < deadline:
-        if proc.poll() is not None: pytest.fail(f'bearclf app exited:\n{proc.communicate()[0]}')
+        if proc.poll() is not None: pytest.fail(f'{Path(argv[0]).name} exited:\n{proc.communicate()[0]}')
         try:
             with socket.create_connection(('127.0.0.1', port), timeout=1): return proc
         except OSError: time.sleep(0.25)
     proc.kill()
-    pytest.fail(f'bearclf app did not listen within {seconds} s:\n{proc.communicate()[0]}')
+    pytest.fail(f'{Path(argv[0]).name} did not listen within {seconds} s:\n{proc.communicate()[0]}')
+
+def start_app(port:int, seconds:float, env:dict=None, command=('app',))->subprocess.Popen:
+    "Run `bearclf app` (or `bearclf *command`) on `port` and wait up to `seconds` for it to listen"
+    return start_server([shutil.which('bearclf'), *command, '--port', str(port), '--no-browser'], port, seconds, env)
 
 def stop_app(proc:subprocess.Popen)->str: # its output
     "Stop `bearclf app` as Ctrl-C or a service manager would, and check its kernels stopped too"
@@ -135,3 +141,48 @@ def test_first_bearclf_app_trains_the_default_model(tmp_path):
     assert 'epoch' in out and 'train_loss' in out, out  # fastai's progress table
     assert (tmp_path/'home'/'models'/'default'/'model.safetensors').exists()
     assert f'serving {tmp_path}/home/models/default at http://127.0.0.1:{port}/' in out, out
+
+# The app lesson's notebook for Voila: the book's widgets, with the course model loaded from the safe format
+BOOK_APP = [
+    "from bearclf.train import trained_bears\nfrom fastai.vision.all import *\nfrom fastai.vision.widgets import *\n"
+    "learn = trained_bears()",
+    "btn_upload = widgets.FileUpload()\nbtn_run = widgets.Button(description='Classify')\nout_pl = widgets.Output()\n"
+    "lbl_pred = widgets.Label()",
+    "def on_click_classify(change):\n"
+    "    img = PILImage.create(bytes(btn_upload.value[-1]['content']))\n"
+    "    out_pl.clear_output()\n"
+    "    with out_pl: display(img.to_thumb(128,128))\n"
+    "    pred,pred_idx,probs = learn.predict(img)\n"
+    "    lbl_pred.value = f'Prediction: {pred}; Probability: {probs[pred_idx]:.04f}'\n\n"
+    "btn_run.on_click(on_click_classify)",
+    "VBox([widgets.Label('Select your bear!'), btn_upload, btn_run, out_pl, lbl_pred])",
+]
+
+@pytest.mark.time_limit(180)
+def test_the_books_widgets_under_voila(browser, model_dir, tmp_path):
+    "`voila bears_app.ipynb`, as the app lesson says, on the book's widgets: upload a grizzly, click Classify, read the label"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in BOOK_APP])
+    nb.metadata['kernelspec'] = dict(name='python3', display_name='Python 3', language='python')
+    nbformat.write(nb, tmp_path/'bears_app.ipynb')
+    grizzly = sorted((SHARED/'bears'/'grizzly').glob('*.jpg'))[0]
+    port = free_port()
+    proc = start_server([shutil.which('voila'), str(tmp_path/'bears_app.ipynb'), f'--port={port}', '--no-browser',
+                         '--Voila.ip=127.0.0.1', '--Voila.port_retries=0'], port, 60)
+    page = browser.new_page(viewport=dict(width=400, height=260))
+    try:
+        page.goto(f'http://127.0.0.1:{port}/', timeout=90_000)
+        upload = page.locator('button.widget-upload')
+        upload.wait_for(timeout=90_000)
+        with page.expect_file_chooser() as chooser: upload.click()
+        chooser.value.set_files(grizzly)
+        page.get_by_role('button', name='Classify').click()
+        page.get_by_text('Prediction: ').wait_for(timeout=60_000)
+        said = page.get_by_text('Prediction: ').inner_text()
+        thumbnails = page.locator('.widget-output img').count()
+        if os.environ.get('BEARCLF_SCREENSHOT'):
+            page.screenshot(path=Path(os.environ['BEARCLF_SCREENSHOT']).with_name('book_widgets.png'), full_page=True)
+    finally:
+        page.close()
+        stop_app(proc)
+    assert said.startswith('Prediction: grizzly; Probability: '), said
+    assert thumbnails == 1

@@ -5,7 +5,8 @@
 Lesson notebooks carry their outputs (the docs site shows them); this is how a maintainer refreshes them.
 Cells flagged with a `tst_flags` flag (e.g. `#| internet`) or `#| eval: false` keep the outputs they had.
 What fastprogress leaves behind once a bar has finished (an empty `<div></div>`, the bars' stylesheet) is not saved:
-it shows nothing, and `tests/test_notebooks.py` checks no notebook keeps it.
+it shows nothing, and `tests/test_notebooks.py` checks no notebook keeps it. Nor is the state of widgets that no
+saved output displays (a widget built and used inside a cell leaves hundreds of kilobytes of it in the metadata).
 """
 import re, sys
 from pathlib import Path
@@ -31,6 +32,11 @@ def shows_something(output)->bool:
     if output.get('output_type') != 'display_data' or html is None: return True
     return not _SHOWS_NOTHING.fullmatch(''.join(html))
 
+def shows_widgets(nb)->bool:
+    "Whether any saved output of `nb` displays a widget (whose state the notebook's metadata must then keep)"
+    return any('application/vnd.jupyter.widget-view+json' in o.get('data', {})
+               for c in nb.cells if c.cell_type == 'code' for o in c.outputs)
+
 def run_nb(fn:Path, timeout:int=3600):
     "Execute `fn` in a fresh kernel, in its own folder, and save it with its outputs; stop at the first error"
     fn = Path(fn)
@@ -38,6 +44,7 @@ def run_nb(fn:Path, timeout:int=3600):
     SkipFlaggedPreprocessor(timeout=timeout).preprocess(nb, {'metadata': {'path': str(fn.parent)}})
     for cell in nb.cells:
         if cell.cell_type == 'code': cell.outputs = [o for o in cell.outputs if shows_something(o)]
+    if not shows_widgets(nb): nb.metadata.pop('widgets', None)  # the state of widgets no output displays
     nbformat.write(nb, fn)
 
 if __name__ == '__main__':
