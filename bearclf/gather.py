@@ -6,12 +6,12 @@
 __all__ = ['USER_AGENT', 'BING_ENDPOINT', 'SERPAPI_ENDPOINT', 'SEARCH_BACKENDS', 'IMAGE_MAGIC', 'http_session', 'SearchError',
            'search_ddg', 'search_bing', 'search_serpapi', 'default_backend', 'search_images', 'image_suffix',
            'url_stem', 'Download', 'download_image', 'download_images', 'save_report', 'summarize', 'image_problem',
-           'quarantine', 'rejected', 'quarantine_broken', 'near_duplicates', 'quarantine_duplicates', 'clean_photos',
-           'gather_search', 'gather_folder', 'get_bears']
+           'quarantine', 'rejected', 'quarantine_broken', 'readable_part', 'show_rejected', 'near_duplicates',
+           'quarantine_duplicates', 'clean_photos', 'gather_search', 'gather_folder', 'get_bears']
 
 # %% ../nbs/api/01_gather.ipynb #e6182a52
 from .core import *
-import csv, hashlib, itertools, os, shutil, time, warnings, urllib3
+import csv, hashlib, io, itertools, math, os, re, shutil, textwrap, time, warnings, urllib3
 from collections import Counter
 from dataclasses import dataclass, asdict, fields
 from functools import partial
@@ -19,6 +19,7 @@ from pathlib import Path
 import imagehash, numpy as np, requests
 from filelock import FileLock
 from fastai.data.transforms import get_image_files
+from fastai.torch_core import show_image, subplots
 from fastcore.foundation import L
 from fastcore.parallel import parallel
 from PIL import Image
@@ -60,7 +61,8 @@ def search_ddg(term:str,            # what to search for, e.g. 'grizzly bear'
     for i in range(tries):
         try: return L(DDGS().images(term, max_results=max_images)).itemgot('image')
         except (RatelimitException, TimeoutException) as e:
-            if i == tries-1: raise SearchError(f"DuckDuckGo is refusing searches ({e}); wait a few minutes, or use a keyed backend") from e
+            if i == tries-1:
+                raise SearchError(f"DuckDuckGo is refusing searches ({e}); wait a few minutes, or use a keyed backend") from e
             time.sleep(backoff * 2**i)
 
 # %% ../nbs/api/01_gather.ipynb #3acd3539
@@ -267,6 +269,36 @@ def quarantine_broken(root:Path,        # the dataset folder
     if not fns: return L()
     problems = parallel(image_problem, fns, threadpool=True, progress=progress)
     return L(quarantine(fn, root, problem) for fn,problem in zip(fns, problems) if problem)
+
+# %% ../nbs/api/01_gather.ipynb #fe7b96e8
+def readable_part(fn:Path)->Image.Image|None: # the photo, as much of it as decodes; `None` if nothing does
+    "Decode as much of `fn` as can be decoded: all of a good photo, the top of a cut-off JPEG"
+    data = Path(fn).read_bytes()
+    for attempt in (data, data + b'\xff\xd9'):  # a JPEG's end marker: the decoder then fills in what is missing
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('error', Image.DecompressionBombWarning)
+                im = Image.open(io.BytesIO(attempt))
+                im.load()
+            return im
+        except Exception: continue
+    return None
+
+# %% ../nbs/api/01_gather.ipynb #e0d4d004
+def show_rejected(root:Path,    # the dataset folder
+                  max_n:int=8,  # most photos to show, oldest first
+                  ncols:int=4,  # photos per row
+                  **kwargs):    # passed to fastai's `subplots`, e.g. `imsize`
+    "Show the photos `quarantine` moved out of `root`, each titled with why"
+    rows = rejected(root)[:max_n]
+    if not rows: return print(f'nothing was rejected from {root}')
+    ncols = min(ncols, len(rows))
+    _, axs = subplots(math.ceil(len(rows)/ncols), ncols, **kwargs)
+    for ax in axs.flat: ax.axis('off')
+    for (rel,why),ax in zip(rows, axs.flat):
+        show_image(readable_part(root/'.rejected'/rel) or Image.new('RGB', (64, 64), 'lightgrey'), ax=ax)
+        why = re.sub(r"^\w+: | '[^']*'", '', why)  # the reason, without the error's class or the file's path
+        ax.set_title(textwrap.fill(textwrap.shorten(why, 60, placeholder='...'), 22), fontsize=9)
 
 # %% ../nbs/api/01_gather.ipynb #6b372773
 def near_duplicates(fns:list,          # image files

@@ -1,11 +1,13 @@
 """Tests of `bearclf.gather` against a real HTTP server on 127.0.0.1 (no other network).
 
-The server (`FakeWeb`, below) answers each first path segment in its own way: `/img/...` is a photo,
-`/missing/...` a 404, `/flaky/...` two 503s then a photo, and so on (see `ROUTES`). It counts the requests
-for each path, so a test can say how many tries happened. Photos are small images made with PIL, the same
-bytes for the same path, so a test knows exactly what the server sent.
+The server (`FakeWeb`, below, a `bearclf.localweb.LocalServer`) answers each first path segment in its own way:
+`/img/...` is a photo, `/missing/...` a 404, `/flaky/...` two 503s then a photo, and so on (see `ROUTES`). It counts
+the requests for each path, so a test can say how many tries happened. Photos are small images made with PIL, the
+same bytes for the same path, so a test knows exactly what the server sent. (`bearclf.localweb.LocalWeb`, the
+lessons' stand-in for the web, is the same server answering with real photos and a few of these failures; its
+tests are in nbs/api/01a_localweb.ipynb.)
 """
-import csv, functools, http.server, io, json, shutil, socket, threading, time, zlib
+import csv, functools, io, json, shutil, socket, time, zlib
 from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +19,7 @@ import bearclf.gather as gather
 from bearclf.gather import (Download, SearchError, download_image, download_images, gather_folder, gather_search,
                             http_session, image_suffix, near_duplicates, quarantine_broken, quarantine_duplicates,
                             rejected, search_bing, search_images, search_serpapi, url_stem)
+from bearclf.localweb import LocalServer, respond
 
 # ---------------------------------------------------------------------------------------------------------------
 # Photos made on the fly
@@ -44,15 +47,7 @@ def truncated_jpeg(key)->bytes:
 HTML = b'<!doctype html><html><head><title>Bears</title></head><body>Not a photo</body></html>'
 
 # ---------------------------------------------------------------------------------------------------------------
-# The fake web: one routine per first path segment
-
-def respond(h, status=200, body=b'', ctype='application/octet-stream', headers=()):
-    h.send_response(status)
-    h.send_header('Content-Type', ctype)
-    h.send_header('Content-Length', str(len(body)))
-    for k,v in headers: h.send_header(k, v)
-    h.end_headers()
-    h.wfile.write(body)
+# The fake web: one routine per first path segment (`respond(h, status, body, ctype, headers)` is localweb's)
 
 def respond_chunked(h, chunks, ctype='image/jpeg', pause=0.):
     "Send `chunks` with `Transfer-Encoding: chunked` (no Content-Length), `pause` seconds apart"
@@ -146,60 +141,28 @@ ROUTES = {
 }  # any other path is a photo, so odd-looking URLs still download
 
 
-class FakeWeb:
-    "What the fake server saw, and the search results it gives"
-    def __init__(self, base):
-        self.base, self.lock = base, threading.Lock()
-        self.reset()
-
+class FakeWeb(LocalServer):
+    "A local server that answers by `ROUTES`, records what it saw (`hits`, `log`, `max_inflight`) and the search results it gives"
     def reset(self):
-        with self.lock:
-            self.hits, self.log, self.search_results = Counter(), [], {}
-            self.inflight = self.max_inflight = 0
+        super().reset()
+        self.search_results = {}
 
-    def url(self, path): return self.base + path
     def requests_to(self, path): return [r for r in self.log if r['path'] == path]
 
-    def enter(self, path, query, headers)->int:
-        with self.lock:
-            self.hits[path] += 1
-            self.log.append(dict(path=path, query=query, headers=headers))
-            self.inflight += 1
-            self.max_inflight = max(self.max_inflight, self.inflight)
-            return self.hits[path]
-
-    def leave(self):
-        with self.lock: self.inflight -= 1
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'  # keep-alive, so retries and the connection pool are exercised
-    def log_message(self, *args): pass
-
-    def do_GET(self):
-        parts = urlsplit(self.path)
-        path, query = parts.path, {k: v[0] for k,v in parse_qs(parts.query).items()}
-        web = self.server.web
-        n = web.enter(path, query, dict(self.headers))
-        try: ROUTES.get(path.split('/')[1], lambda h, path, q, n: photo_response(h, path))(self, path, query, n)
-        except (BrokenPipeError, ConnectionResetError): self.close_connection = True  # the client gave up: fine
-        finally: web.leave()
+    def answer(self, h, path, query, n):
+        ROUTES.get(path.split('/')[1], lambda h, path, q, n: photo_response(h, path))(h, path, query, n)
 
 
 @pytest.fixture(scope='module')
 def server():
-    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)  # daemon threads: slow handlers never block exit
-    srv.web = FakeWeb(f'http://127.0.0.1:{srv.server_address[1]}')
-    threading.Thread(target=srv.serve_forever, kwargs=dict(poll_interval=0.05), daemon=True).start()
-    yield srv.web
-    srv.shutdown()
-    srv.server_close()
+    with FakeWeb() as web: yield web  # its threads are daemons: slow handlers never block the exit
 
 @pytest.fixture
 def web(server):
-    "The fake web with fresh counters"
+    "The fake web with fresh counters; afterwards, no answer of the fake web may have raised"
     server.reset()
-    return server
+    yield server
+    assert server.errors == [], server.errors
 
 @pytest.fixture
 def sess():
