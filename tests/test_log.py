@@ -1,5 +1,5 @@
 """The prediction log under stress: several processes writing at once, a writer killed mid-transaction or at a
-random moment, and nothing written when logging is off."""
+random moment, old predictions forgotten while others write, and nothing written when logging is off."""
 import os, shutil, signal, sqlite3, subprocess, sys, textwrap, time
 from pathlib import Path
 import pytest
@@ -73,6 +73,29 @@ def test_a_writer_killed_at_any_moment_leaves_a_sound_database(tmp_path):
         proc.send_signal(signal.SIGKILL); proc.wait()
         check_database(path)
         assert len(PredictionLog(path)) >= delay_rows
+
+@pytest.mark.time_limit(120)
+def test_forgetting_while_others_write_loses_none_of_their_rows(tmp_path):
+    path, writers, n = tmp_path/'log.sqlite', 3, 60
+    log = PredictionLog(path)
+    for i in range(40): log.add(Prediction(f'old-{i}.jpg', 'teddy', 0.9, dict(black=0.05, grizzly=0.05, teddy=0.9)), Image.new('RGB', (9, 9)), 'model')
+    log.db.execute("UPDATE predictions SET time = '2000-01-01T00:00:00Z'")  # long before any writer's rows, whatever today is
+    log.mark(1, 'right')
+    procs = [writer(path, i, n, 'together') for i in range(writers)]
+    for p in procs: assert p.stdout.readline() == 'ready\n'
+    for p in procs: p.stdin.write('go\n'); p.stdin.flush()
+    forgotten = 0
+    while any(p.poll() is None for p in procs):  # again and again, as they write
+        forgotten += log.forget('2001-01-01T00:00:00Z')
+        time.sleep(0.02)
+    for p in procs: assert p.wait(timeout=100) == 0
+    forgotten += log.forget('2001-01-01T00:00:00Z')
+    assert forgotten == 39  # every old prediction but the reviewed one, each deleted once
+    check_database(path)
+    logged = log.frame()
+    assert sorted(logged.file) == sorted(['old-0.jpg'] + [f'w{w}-{i}.jpg' for w in range(writers) for i in range(n)])
+    assert logged.id.is_unique and logged.right.sum() == 1
+    log.close()
 
 @pytest.mark.time_limit(90)
 def test_no_log_writes_nothing_and_the_default_log_writes_each_prediction(tmp_path):
