@@ -1,13 +1,17 @@
-"""`apply_decisions` and `undo` on real photo files: collisions, repeats, a process killed part-way, undo.
+"""`apply_decisions` and `undo` on real photo files: collisions, repeats, a process killed part-way, undo; and the
+course's own decisions (`nbs/course/bear_decisions.csv`, which the cleaning lesson and benchmarks/predict.py read).
 
 The photos are copies of the course photos in `../shared/data/bears`, made in a temporary folder.
 """
-import hashlib, json, os, shutil, subprocess, sys, textwrap
+import csv, hashlib, json, os, shutil, subprocess, sys, textwrap
+from collections import Counter
 from pathlib import Path
 import pytest
+from bearclf.core import BEAR_TYPES
 from bearclf.clean import DELETE, Move, apply_decisions, journal, read_decisions, undo
 
 SHARED = Path(__file__).parents[2]/'shared'/'data'/'bears'
+COURSE_DECISIONS = Path(__file__).parents[1]/'nbs'/'course'/'bear_decisions.csv'
 
 def digest(fn:Path)->str: return hashlib.sha256(fn.read_bytes()).hexdigest()
 
@@ -127,3 +131,35 @@ def test_review_csv_round_trip(root, tmp_path):
                   'grizzly/grizzly1.jpg,grizzly,train,grizzly,0.99,0.01,keep\n')
     apply_decisions(root, read_decisions(fn))
     assert 'teddy/teddy1.jpg' not in visible(root) and 'grizzly/00000059_1.jpg' in visible(root)
+
+def test_course_decisions_file_is_complete_and_valid():
+    "Every row names a course photo, a valid action, what found it and why"
+    rows = list(csv.DictReader(open(COURSE_DECISIONS, newline='')))
+    assert rows and list(rows[0]) == ['file', 'action', 'found_by', 'note']
+    assert len({r['file'] for r in rows}) == len(rows), 'one decision per photo'
+    for r in rows:
+        label, name = r['file'].split('/')
+        assert label in BEAR_TYPES and name.endswith('.jpg'), r
+        assert r['action'] == DELETE or (r['action'] in BEAR_TYPES and r['action'] != label), r
+        assert r['found_by'] in ('cleaner', 'not-a-bear check') and r['note'], r
+        if SHARED.exists(): assert (SHARED/r['file']).exists(), f"{r['file']} is not one of the course photos"
+    assert read_decisions(COURSE_DECISIONS) == {r['file']: r['action'] for r in rows}
+
+def test_course_decisions_apply_to_a_copy_and_undo(tmp_path):
+    "The lesson's step on a copy of just the photos the decisions name, plus one photo per label they leave alone"
+    if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
+    decisions = read_decisions(COURSE_DECISIONS)
+    root = tmp_path/'bears'
+    keep = [sorted(f.relative_to(SHARED).as_posix() for f in (SHARED/label).glob('*.jpg')
+                   if f.relative_to(SHARED).as_posix() not in decisions)[0] for label in BEAR_TYPES]
+    for rel in [*decisions, *keep]:
+        (root/rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SHARED/rel, root/rel)
+    before = snapshot(root)
+    moves = apply_decisions(root, decisions)
+    assert len(moves) == len(decisions)
+    counts = Counter(k.split('/')[0] for k in visible(root))
+    expected = Counter(rel.split('/')[0] for rel in keep) + Counter(a for a in decisions.values() if a != DELETE)
+    assert counts == expected
+    assert sorted(snapshot(root).values()) == sorted(before.values()), 'deleted photos are in the trash, not gone'
+    assert undo(root) == moves and snapshot(root) == before
