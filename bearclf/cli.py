@@ -66,7 +66,7 @@ APP_NOTEBOOK = 'app.ipynb' # inside the installed `bearclf` package
 def _app(args):
     model = args.model or data_home()/'models'/'default'
     if args.model is None and not (model/'model_card.json').exists():
-        print(f"bearclf app: no model in {model} yet; training one on the course's photos first (a few minutes on a CPU)", flush=True)
+        print(f"bearclf app: no model in {model} yet; training one on the course's photos first, with a progress bar", flush=True)
         from bearclf.train import trained_bears
         trained_bears()
     read_card(model)
