@@ -8,7 +8,7 @@ What fastprogress leaves behind once a bar has finished (an empty `<div></div>`,
 it shows nothing, and `tests/test_notebooks.py` checks no notebook keeps it. Nor is the state of widgets that no
 saved output displays (a widget built and used inside a cell leaves hundreds of kilobytes of it in the metadata).
 """
-import re, sys
+import re, subprocess, sys
 from pathlib import Path
 import nbformat
 from nbconvert.preprocessors import ExecutePreprocessor
@@ -38,7 +38,7 @@ def shows_widgets(nb)->bool:
                for c in nb.cells if c.cell_type == 'code' for o in c.outputs)
 
 def run_nb(fn:Path, timeout:int=3600):
-    "Execute `fn` in a fresh kernel, in its own folder, and save it with its outputs; stop at the first error"
+    "Execute `fn` in a fresh kernel, in its own folder, and save it, cleaned, with its outputs; stop at the first error"
     fn = Path(fn)
     nb = nbformat.read(fn, as_version=4)
     SkipFlaggedPreprocessor(timeout=timeout).preprocess(nb, {'metadata': {'path': str(fn.parent)}})
@@ -46,6 +46,7 @@ def run_nb(fn:Path, timeout:int=3600):
         if cell.cell_type == 'code': cell.outputs = [o for o in cell.outputs if shows_something(o)]
     if not shows_widgets(nb): nb.metadata.pop('widgets', None)  # the state of widgets no output displays
     nbformat.write(nb, fn)
+    subprocess.run(['nbdev_clean', '--fname', str(fn)], check=True)  # saved as it is committed (what CI checks)
 
 if __name__ == '__main__':
     for fn in sys.argv[1:]:
