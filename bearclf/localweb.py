@@ -152,7 +152,7 @@ class LocalWeb(LocalServer):
                 ):
         super().__init__()
         if (unknown := set(failures) - set(FAILURES)):
-            raise ValueError(f"unknown failures {sorted(unknown)}: choose from {', '.join(FAILURES)}")
+            raise UserError(f"unknown failures {sorted(unknown)}: choose from {', '.join(FAILURES)}")
         self.photos, self.failures, self.every, self.stall = Path(photos or get_bears()), tuple(failures), every, stall
         self.labels = sorted(p.name for p in self.photos.iterdir() if p.is_dir() and not p.name.startswith('.'))
         self.results = {label: self._results_for(label) for label in self.labels}  # label -> paths, in order
