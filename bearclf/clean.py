@@ -8,10 +8,10 @@ __all__ = ['DELETE', 'TRASH', 'REVIEW_FIELDS', 'Move', 'journal', 'plan_moves', 
 
 # %% ../nbs/api/06_clean.ipynb #bf6d244d
 from .core import *
-import csv, json, os, time
+import csv, io, json, os, time
 from dataclasses import dataclass, asdict
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from fastai.vision.all import *
 from fastai.vision.widgets import ImageClassifierCleaner, ImagesCleaner
 from ipywidgets import Dropdown, VBox
@@ -21,15 +21,33 @@ import pandas as pd
 # %% ../nbs/api/06_clean.ipynb #179880df
 DELETE = 'delete'
 
+def _labels(root:Path)->set: return {d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.')}
+
+def _photo_problem(root:Path, key, labels:set)->str|None:
+    "Why `key` does not name a photo `<label>/<file>` inside `root`, or `None` when it does"
+    text = str(key).replace('\\', '/')
+    if text.startswith('/') or PureWindowsPath(str(key)).drive: return 'an absolute path'
+    parts = PurePosixPath(text).parts
+    if len(parts) == 1 and (root/parts[0]).is_dir(): return 'a folder, not a photo'
+    if len(parts) != 2 or '..' in parts: return 'not <label>/<file>'
+    if parts[0] not in labels: return f'{parts[0]!r} is not a label folder'
+    photo = root/parts[0]/parts[1]
+    if photo.is_dir(): return 'a folder, not a photo'
+    if not photo.resolve().is_relative_to(root.resolve()): return 'leads outside the dataset'
+    return None
+
 def _check_decisions(root:Path, decisions:dict)->dict:
-    "`decisions` with paths relative to `root`, checked against the labels (folders) in `root`"
-    labels, res = {d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.')}, {}
-    for fn, action in decisions.items():
-        fn = Path(fn)
-        rel = fn.relative_to(root) if fn.is_absolute() else fn
-        if action != DELETE and action not in labels:
-            raise ValueError(f"{rel}: {action!r} is neither {DELETE!r} nor a label ({', '.join(sorted(labels))})")
-        res[rel] = action
+    "`decisions` as `Path('<label>/<file>')` -> action, or a `UserError` listing every one that is refused"
+    labels, res, refused = _labels(root), {}, []
+    for key, action in decisions.items():
+        if why := _photo_problem(root, key, labels): refused.append(f'{str(key)!r}: {why}')
+        elif action != DELETE and action not in labels:
+            refused.append(f'{str(key)!r}: {action!r} is neither {DELETE!r} nor a label')
+        else: res[Path(*PurePosixPath(str(key).replace('\\', '/')).parts)] = action
+    if refused:
+        more = f'; and {len(refused) - 10} more' if len(refused) > 10 else ''
+        raise UserError(f"{len(refused)} decision(s) refused, nothing moved (photos are <label>/<file> in {root}, "
+                        f"labels: {', '.join(sorted(labels))}): {'; '.join(refused[:10])}{more}")
     return res
 
 # %% ../nbs/api/06_clean.ipynb #9f1a063c
@@ -46,7 +64,7 @@ def journal(root:Path)->list: # every `Move` ever planned in `root`, oldest firs
     "The moves recorded in `root`'s journal (a line cut short by a crash is skipped)"
     fn, res = _journal_file(root), []
     if not fn.exists(): return res
-    for line in fn.read_text().splitlines():
+    for line in fn.read_text(encoding='utf-8').splitlines():
         try: rec = json.loads(line)
         except json.JSONDecodeError: continue  # only the last line can be cut short, before its batch started
         res.append(Move(**rec) if 'src' in rec else rec)
@@ -83,7 +101,7 @@ def _append_journal(root:Path, records:list):
     "Append `records` (dicts) to `root`'s journal, on disk before this returns"
     fn = _journal_file(root)
     fn.parent.mkdir(parents=True, exist_ok=True)
-    with open(fn, 'a') as f:
+    with open(fn, 'a', encoding='utf-8') as f:
         f.writelines(json.dumps(r)+'\n' for r in records)
         f.flush()
         os.fsync(f.fileno())
@@ -96,7 +114,7 @@ def _rename(root:Path, m:Move):
 
 # %% ../nbs/api/06_clean.ipynb #0c02aa17
 def apply_decisions(root:Path,     # the dataset: `<label>/` folders of photos
-                    decisions:dict, # photo (relative to `root`, or absolute) -> 'delete' or a label
+                    decisions:dict, # photo `'<label>/<file>'` (`photo_key`) -> 'delete' or a label
                    )->list:        # the `Move`s made: empty if everything was already applied
     "Carry out `decisions` in `root` through the journal; `undo` reverses it"
     root = Path(root)
@@ -128,12 +146,22 @@ REVIEW_FIELDS = ('file', 'label', 'split', 'predicted', 'probability', 'loss', '
 
 def _action(text:str)->str: return DELETE if text.strip().lower() == DELETE else text.strip()
 
+def _csv_rows(fn:Path, needed=('file', 'action'))->list: # dicts with lower-case keys
+    "The rows of the CSV file `fn`, as a spreadsheet may save it: comma, semicolon or tab separated, with or without a BOM"
+    try:
+        with open(fn, newline='', encoding='utf-8-sig') as f: text = f.read()
+    except UnicodeDecodeError:
+        raise UserError(f"{fn} is not UTF-8 text: in a spreadsheet, save it as 'CSV UTF-8'") from None
+    for delimiter in ',;\t':
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        header = [h.strip().lower() for h in rows[0]] if rows else []
+        if set(needed) <= set(header): return [dict(zip(header, r)) for r in rows[1:] if ''.join(r).strip()]  # not blank lines
+    first = text.splitlines()[0] if text else ''
+    raise UserError(f"{fn} needs a 'file' and an 'action' column, separated by commas or semicolons; its first line is {first!r}")
+
 def read_decisions(fn:Path)->dict: # photo -> 'delete' or a label
     "The rows of the CSV file `fn` (with `file` and `action` columns) that have an action other than 'keep'"
-    with open(fn, newline='') as f: rows = list(csv.DictReader(f))
-    if rows and not {'file', 'action'} <= rows[0].keys():
-        raise ValueError(f"{fn} needs a 'file' and an 'action' column")
-    actions = {r['file']: _action(r['action'] or '') for r in rows}
+    actions = {(r.get('file') or '').strip(): _action(r.get('action') or '') for r in _csv_rows(fn)}
     return {fn: a for fn,a in actions.items() if a and a.lower() != 'keep'}
 
 # %% ../nbs/api/06_clean.ipynb #a9e728e0
@@ -144,7 +172,7 @@ def review_rows(learn:Learner)->pd.DataFrame: # `REVIEW_FIELDS` columns, highest
 
 def save_review(learn:Learner, fn:Path)->Path:
     "Write `review_rows(learn)` to the CSV file `fn`, to fill in its `action` column"
-    review_rows(learn).to_csv(fn, index=False)
+    review_rows(learn).to_csv(fn, index=False, encoding='utf-8')
     return Path(fn)
 
 # %% ../nbs/api/06_clean.ipynb #9fec272a

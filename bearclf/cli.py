@@ -29,7 +29,7 @@ def _train(args):
 def _review(args):
     from bearclf.clean import save_review
     from bearclf.train import load_trained
-    save_review(load_trained(args.model, args.data), args.out)
+    save_review(load_trained(args.model, args.data), args.out)  # the safe format: nothing unpickled
     print(f"{args.out}: one row per photo, worst first; write 'delete' or a label in 'action', then: bearclf clean apply --data {args.data} {args.out}")
 
 def _apply(args):
@@ -53,7 +53,8 @@ def _predictor(args):
 
 def _predict(args):
     from bearclf.log import open_log, predict_and_log
-    predictor, log = _predictor(args), None if args.no_log else open_log(args.log)
+    log = None if args.no_log else open_log(args.log)  # first: a log it can't write fails before the model loads
+    predictor = _predictor(args)
     for photo in args.photos:
         pred, _ = predict_and_log(predictor, photo, log=log)
         if args.json: print(json.dumps(pred.to_dict()), flush=True)
@@ -96,7 +97,7 @@ def _log_to_read(p:argparse.ArgumentParser):
 def _existing_log(args):
     from bearclf.log import PredictionLog, default_log
     where = args.log or default_log()
-    if where is None: raise ValueError('prediction logging is off ($BEARCLF_LOG is off): say which log with --log')
+    if where is None: raise UserError('prediction logging is off ($BEARCLF_LOG is off): say which log with --log')
     if not Path(where).exists(): raise FileNotFoundError(f'there is no prediction log at {where} yet: the app and bearclf predict write it')
     return PredictionLog(where)
 
@@ -114,10 +115,10 @@ def _review_list(args):
           file=sys.stderr)
 
 def _review_mark(args):
-    if len(args.verdicts) % 2: raise ValueError('give pairs of a prediction id and a verdict, e.g. 12 right 13 teddy')
+    if len(args.verdicts) % 2: raise UserError('give pairs of a prediction id and a verdict, e.g. 12 right 13 teddy')
     log, pairs = _existing_log(args), list(zip(args.verdicts[::2], args.verdicts[1::2]))
     for id, verdict in pairs:
-        if not id.isdigit(): raise ValueError(f'{id!r} is not a prediction id (a number, as bearclf review list shows)')
+        if not id.isdigit(): raise UserError(f'{id!r} is not a prediction id (a number, as bearclf review list shows)')
     for id, verdict in pairs: log.mark(int(id), verdict)
     print(f'{len(pairs)} verdict(s) kept')
 
@@ -160,19 +161,23 @@ def _log_options(p:argparse.ArgumentParser):
     p.add_argument('--no-log', action='store_true', help="don't log predictions")
 
 class _Parser(argparse.ArgumentParser):
-    "An `ArgumentParser` whose usage errors are one line, saying where the help is"
+    "An `ArgumentParser` whose usage errors are one line, saying where the help is, and with `--debug` at every level"
+    def __init__(self, *args, debug_default=argparse.SUPPRESS, **kwargs):
+        super().__init__(*args, **kwargs)
+        # only the top level sets a default: a command's `--debug` then can't reset one given before the command
+        self.add_argument('--debug', action='store_true', default=debug_default, help='show the traceback of any error')
     def error(self, message): self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
 def parser(command:str=None, # the command about to run: `train`'s options are built only for `train` (or `None`)
           )->argparse.ArgumentParser:
     "The `bearclf` command line"
-    p = _Parser('bearclf', description='A bear classifier, from gathering photos to an app (Deep Learning for Coders, chapter 2).')
+    p = _Parser('bearclf', debug_default=False, description='A bear classifier, from gathering photos to an app (Deep Learning for Coders, chapter 2).')
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
     g = sub.add_parser('gather', help='gather photos into class folders', description='Search the web for photos of each bear type, or copy a folder of them, then remove broken photos and near-duplicates.')
     g.add_argument('--out', type=Path, default=data_home()/'bears', help='the dataset folder to fill (default: %(default)s)')
     g.add_argument('--from', dest='src', type=Path, help='copy this folder of <label>/ photo folders instead of searching')
     g.add_argument('--max-images', type=int, default=150, help='photos to search for per label (default: %(default)s)')
-    g.add_argument('--backend', choices=('ddg', 'bing', 'serpapi'), help='image search backend (default: a keyed one if its key is set, else ddg)')
+    g.add_argument('--backend', choices=('ddg', 'bing', 'serpapi'), help='image search backend (default: serpapi if SERPAPI_KEY is set, else ddg; Microsoft retired bing in August 2025)')
     g.set_defaults(run=_gather)
     t = sub.add_parser('train', help='train a model on a folder of photos', description='Fine-tune a pretrained model; write the model (model.safetensors, and the book\'s model.pkl) and model_card.json to --out.')
     t.add_argument('--data', type=Path, required=True, help='folder of <label>/ photo folders')
@@ -182,7 +187,7 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     c = sub.add_parser('clean', help='review photos with a model, apply or undo decisions', description='Find mislabelled photos with a model and move them safely.')
     csub = c.add_subparsers(dest='action', required=True, metavar='ACTION')
     r = csub.add_parser('review', help='write a CSV of photos, worst first, to decide on')
-    r.add_argument('--model', type=Path, required=True, help='model folder from bearclf train')
+    r.add_argument('--model', type=Path, required=True, help='model folder from bearclf train (its model.safetensors and model_card.json; model.pkl is never read)')
     r.add_argument('--data', type=Path, required=True, help='the photos it was trained on')
     r.add_argument('--out', type=Path, default=Path('review.csv'), help='CSV to write (default: %(default)s)')
     r.set_defaults(run=_review)
@@ -235,14 +240,28 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     return p
 
 # %% ../nbs/api/09_cli.ipynb #bdb3ccb5
+def _is_user_error(e:Exception)->bool:
+    "Whether `e` is a problem the user can fix (shown as one line), rather than a bug (shown with its traceback)"
+    return isinstance(e, (UserError, OSError))
+
+def _one_line(e:Exception)->str:
+    "`e`'s message on one line; the system's `OSError`s as `file: reason`, the way other Unix commands say them"
+    if isinstance(e, OSError) and e.strerror and e.filename is not None:
+        text = f"{e.filename}{f' -> {e.filename2}' if e.filename2 else ''}: {e.strerror}"
+    else: text = str(e)
+    return ' '.join(text.splitlines()).strip() or type(e).__name__
+
 def main(argv:list=None)->int: # the exit code
     "Run the `bearclf` command line"
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser(next((a for a in argv if not a.startswith('-')), '')).parse_args(argv)
     try: args.run(args)
+    except KeyboardInterrupt:
+        if args.debug: raise
+        print(f'bearclf {args.command}: interrupted', file=sys.stderr)
+        return 130
     except Exception as e:
-        from bearclf.gather import SearchError
-        if not isinstance(e, (FileNotFoundError, FileExistsError, ValueError, SearchError)): raise  # a bug: keep the traceback
-        print(f'bearclf {args.command}: error: {e}', file=sys.stderr)  # `ModelError` and `BadPhoto` are `ValueError`s too
+        if args.debug or not _is_user_error(e): raise
+        print(f'bearclf {args.command}: error: {_one_line(e)}', file=sys.stderr)
         return 1
     return 0

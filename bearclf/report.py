@@ -8,8 +8,7 @@ __all__ = ['DRIFT_P', 'DRIFT_MIN_RECENT', 'model_predictions', 'review_accuracy'
            'plot_confidences', 'plot_windows', 'plot_report', 'save_report_plots']
 
 # %% ../nbs/api/07d_report.ipynb #91a1d53b
-from .inference import NOT_A_BEAR
-from .train import CONFIDENCE_DECIMALS
+from .core import CONFIDENCE_DECIMALS, NOT_A_BEAR
 from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np

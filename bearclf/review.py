@@ -7,8 +7,7 @@ __all__ = ['to_review', 'ReviewWidget', 'review_app', 'export_reviewed']
 
 # %% ../nbs/api/07c_review.ipynb #8e37299a
 from .core import *
-from .inference import NOT_A_BEAR
-from .log import PredictionLog, open_log
+from .log import NOT_A_BEAR, PredictionLog, open_log
 from collections import Counter, defaultdict
 from fastcore.basics import patch
 import html

@@ -1,7 +1,7 @@
 """`rollout_report` on a log built by hand, every number checked against one worked out by hand from the table below:
 two models, known verdicts (one changed), known probabilities; and a card without confidences, an empty log, a model
 that made nothing, the recent window, and the drift verdict at its thresholds."""
-import json
+import json, subprocess, sys
 import pytest
 from PIL import Image
 from scipy.stats import ks_2samp
@@ -75,7 +75,7 @@ def test_every_number(frame):
 def test_drift_of_the_recent_window(frame):
     d = rollout_report(frame, CARD, recent=6)['drift']
     recent = [0.45, 0.88, 0.92, 0.97, 0.58, 0.81]  # top class probabilities of 14..19 (14's is black's, not the gate's 0.98)
-    assert d['n_recent'] == 6 and d['n_reference'] == 8
+    assert (d['n_recent'], d['n_reference']) == (6, 8)
     assert d['mean_recent'] == pytest.approx(4.61/6)
     assert d['mean_reference'] == pytest.approx(7.53/8)
     # the largest gap between the two step functions is just after 0.92: 5/6 of recent, 2/8 of the reference
@@ -133,3 +133,9 @@ def test_drift_through_the_report(tmp_path):
     assert rollout_report(log.frame().iloc[:30], CARD)['drift']['verdict'] == 'drift'
     assert rollout_report(log.frame(), CARD, recent=32)['drift']['verdict'] == 'no drift'
     log.close()
+
+def test_the_report_loads_no_pytorch():
+    "`bearclf report` should start in a moment: `bearclf.report` imports none of fastai, timm, torch"
+    code = "import sys, bearclf.report; print(*sorted(m for m in ('fastai', 'timm', 'torch') if m in sys.modules))"
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, '\n'), done.stdout + done.stderr

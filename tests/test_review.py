@@ -1,12 +1,10 @@
 """The review round trip from a terminal, as the README's commands run it: photos predicted and logged by
 `bearclf predict`, reviewed with `bearclf review list` / `mark`, exported with `bearclf review export`,
 and the exported folder trained on with `bearclf train`."""
-import json, shutil, subprocess
+import json, os, shutil, subprocess
 from pathlib import Path
 import pytest
 from bearclf.log import PredictionLog
-
-SHARED = Path(__file__).parents[2]/'shared'/'data'
 
 def bearclf(*args, env=None)->subprocess.CompletedProcess:
     done = subprocess.run([shutil.which('bearclf'), *map(str, args)], capture_output=True, text=True, env=env)
@@ -14,13 +12,12 @@ def bearclf(*args, env=None)->subprocess.CompletedProcess:
     return done
 
 @pytest.mark.time_limit(300)
-def test_log_review_export_retrain(tmp_path):
-    if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
+def test_log_review_export_retrain(shared_data, tmp_path):
     from bearclf.core import data_home
     from bearclf.train import check_photos, trained_bears
     trained_bears()
-    photos = [fn for label in ('black', 'grizzly', 'teddy') for fn in sorted((SHARED/'bears'/label).glob('*.jpg'))[:6]]
-    cats = sorted((SHARED/'not_bears').rglob('*.jpg'))[:2]
+    photos = [fn for label in ('black', 'grizzly', 'teddy') for fn in sorted((shared_data/'bears'/label).glob('*.jpg'))[:6]]
+    cats = sorted((shared_data/'not_bears').rglob('*.jpg'))[:2]
     truth = {str(fn): fn.parent.name for fn in photos} | {str(fn): 'not_a_bear' for fn in cats}
     log = tmp_path/'predictions.sqlite'
     bearclf('predict', '--model', data_home()/'models'/'default', '--log', log, *photos, *cats, photos[0])  # the first photo twice
@@ -47,6 +44,6 @@ def test_log_review_export_retrain(tmp_path):
     assert len(check_photos(out)) == len(photos)  # the disputed photo was exported before the dispute: it stays, a person settles it
 
     bearclf('train', '--data', out, '--out', tmp_path/'model', '--size', '64', '--bs', '4', '--epochs', '1', '--freeze-epochs', '1')
-    card = json.loads((tmp_path/'model'/'model_card.json').read_text())
+    card = json.loads((tmp_path/'model'/'model_card.json').read_text(encoding='utf-8'))
     assert card['classes'] == ['black', 'grizzly', 'teddy']
     assert card['training_photos'] + card['validation']['photos'] == len(photos)
