@@ -18,7 +18,7 @@ def predictions(learn:Learner, # with its data attached
                 split:str='valid', # one of `SPLITS`
                )->pd.DataFrame: # file, label, split, predicted, probability, loss; highest loss first
     "`learn`'s prediction for each photo of `split`, every photo prepared as a validation photo"
-    if split not in SPLITS: raise ValueError(f"split is one of {SPLITS}, not {split!r}")
+    if split not in SPLITS: raise UserError(f"split is one of {SPLITS}, not {split!r}")
     items = learn.dls[SPLITS.index(split)].items
     dl = learn.dls.test_dl(items, with_labels=True)  # validation transforms: the same scores every time
     with learn.no_bar(): probs, targs, losses = learn.get_preds(dl=dl, with_loss=True)

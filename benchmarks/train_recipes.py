@@ -183,9 +183,10 @@ def zero_shot_probs(dls, arch=ARCH):
     "Probabilities of the untouched ImageNet model for the vocab's classes (IMAGENET_CLASSES), renormalised over them."
     import timm, torch
     from bearclf.train import offline_weights
-    m = timm.create_model(arch, pretrained=True, pretrained_cfg_overlay=dict(file=str(offline_weights(arch)))).eval()
+    m = timm.create_model(arch, pretrained=True, pretrained_cfg_overlay=dict(file=str(offline_weights(arch))))
+    m = m.eval().to(dls.device)  # where the batches are: a GPU, if there is one
     idx = [IMAGENET_CLASSES[v] for v in dls.vocab]
-    with torch.no_grad(): p = torch.cat([m(xb.as_subclass(torch.Tensor)).softmax(1)[:, idx] for xb, _ in dls.valid])
+    with torch.no_grad(): p = torch.cat([m(xb.as_subclass(torch.Tensor)).softmax(1)[:, idx].cpu() for xb, _ in dls.valid])
     return p / p.sum(1, keepdim=True)
 
 
@@ -284,6 +285,7 @@ def profile_one(name:str, data:Path)->dict:
     set_seed(42)
     dls, learn = build(r, data, 42)
     t = time.perf_counter(); batches = [b for b in dls.train]; t_data = time.perf_counter() - t
+    learn.model.to(dls.device)  # where the batches are (fit would move it; these steps are taken by hand)
     learn.create_opt(); learn.unfreeze(); learn.model.train()
     if r['channels_last']: learn.model.to(memory_format=torch.channels_last)
     steps = []
@@ -301,7 +303,7 @@ def profile_one(name:str, data:Path)->dict:
 def child(mode:str, name:str, seed:int, data:Path, fold:int=None, folds:int=None)->dict:
     cmd = [sys.executable, __file__, '--_child', mode, name, str(seed), '--data', str(data)]
     if fold is not None: cmd += ['--fold', str(fold), '--folds', str(folds)]
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    p = subprocess.run(cmd, capture_output=True, text=True, encoding='utf-8')
     lines = [l for l in p.stdout.splitlines() if l.startswith('RESULT ')]
     if p.returncode or not lines: raise RuntimeError(f'{name} seed {seed} failed:\n{p.stderr[-3000:]}')
     return json.loads(lines[-1][len('RESULT '):])
@@ -353,13 +355,15 @@ def suspects(results:list, min_runs:int=2)->str:
 def cross_validate(a):
     "Each recipe on every fold; accuracy over all photos, and over the bear photos a person kept (`--decisions`)."
     import csv
-    set_aside = {row['file'] for row in csv.DictReader(open(a.decisions))} if a.decisions else set()  # deleted or relabelled
+    set_aside = set()  # the photos the decisions delete or relabel
+    if a.decisions:
+        with open(a.decisions, newline='', encoding='utf-8-sig') as f: set_aside = {row['file'] for row in csv.DictReader(f)}
     for name in a.recipes:
         runs = []
         for fold in range(a.folds):
             o = child('run', name, 42, a.data, fold, a.folds)
             runs.append(o)
-            with open(a.out, 'a') as f: f.write(json.dumps(o) + '\n')
+            with open(a.out, 'a', encoding='utf-8') as f: f.write(json.dumps(o) + '\n')
         for key in ('wrong', 'zs_wrong', 'ens_wrong'):
             if key not in runs[0]: continue
             n = sum(o['n_valid'] for o in runs)
@@ -399,7 +403,7 @@ def main():
         return
 
     if a.report:
-        results = [json.loads(l) for f in a.report for l in open(f)]
+        results = [json.loads(l) for f in a.report for l in open(f, encoding='utf-8')]
         print(table(results) + '\n\nLikely label noise:\n' + suspects(results))
         return
 
@@ -409,7 +413,7 @@ def main():
         for seed in a.seeds:
             o = child('run', name, seed, a.data)
             results.append(o)
-            with open(a.out, 'a') as f: f.write(json.dumps(o) + '\n')
+            with open(a.out, 'a', encoding='utf-8') as f: f.write(json.dumps(o) + '\n')
             print(f"{name} seed {seed}: {o['accuracy']*100:.1f}% ({o['errors']}/{o['n_valid']} wrong) in "
                   f"{o['seconds']:.0f}s (build {o['build_s']:.1f}s, fit {o['fit_s']:.0f}s, import {o['import_s']:.1f}s, "
                   f"cpu/wall {o['cpu_per_wall']:.2f}, load {o['load_end']:.1f}); "

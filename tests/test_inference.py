@@ -1,18 +1,16 @@
 """`bearclf.inference`: the safe model format, refusing changed or mismatched models, and every kind of bad photo.
 
 The model is a tiny one (32 px, trained for one epoch on random pictures): these tests are about loading and
-preprocessing, not accuracy. Real photos come from `../shared/data` where a test needs them.
+preprocessing, not accuracy. Real photos come from `../shared/data` (the `shared_data` fixture) where a test needs them.
 """
-import hashlib, io, json, pickle, shutil, struct, warnings, zlib
+import hashlib, io, json, pickle, shutil, struct, subprocess, sys, warnings, zlib
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
 from bearclf.data import fake_bears
-from bearclf.core import MODEL_FORMAT, ModelError, read_card
+from bearclf.core import MODEL_FORMAT, ModelError, UserError, read_card
 from bearclf.inference import MAX_PHOTO_BYTES, NOT_A_BEAR, NOT_A_BEAR_BELOW, BadPhoto, Predictor, build_model, open_photo
 from bearclf.train import Recipe, save_model, train_bears
-
-SHARED = Path(__file__).parents[2]/'shared'/'data'
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
@@ -34,8 +32,8 @@ def encode(im:Image.Image, fmt:str, **kwargs)->bytes:
     buf = io.BytesIO(); im.save(buf, fmt, **kwargs); return buf.getvalue()
 
 def rewrite_card(model_dir:Path, **changes):
-    card = json.loads((model_dir/'model_card.json').read_text())
-    (model_dir/'model_card.json').write_text(json.dumps(card | changes))
+    card = json.loads((model_dir/'model_card.json').read_text(encoding='utf-8'))
+    (model_dir/'model_card.json').write_text(json.dumps(card | changes), encoding='utf-8')
 
 def rehash(model_dir:Path):
     "Make the card describe the weights file as it now is (as a careless or malicious editor would)"
@@ -47,13 +45,12 @@ def test_round_trip_gives_the_trained_networks_outputs(trained):
     learn, model_dir = trained
     model, card = build_model(model_dir)
     x = torch.rand(4, 3, 32, 32)
-    with torch.no_grad(): torch.testing.assert_close(model(x), learn.model.eval()(x), atol=1e-5, rtol=0)
+    with torch.no_grad(): torch.testing.assert_close(model(x), learn.model.eval().cpu()(x), atol=1e-5, rtol=0)
     assert card['classes'] == list(learn.dls.vocab) and card['format'] == MODEL_FORMAT
 
-def test_predictor_matches_learn_predict_on_real_photos(trained, predictor):
-    if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
+def test_predictor_matches_learn_predict_on_real_photos(trained, predictor, shared_data):
     learn = trained[0]
-    for fn in sorted((SHARED/'bears').rglob('*.jpg'))[::60]:
+    for fn in sorted((shared_data/'bears').rglob('*.jpg'))[::60]:
         with learn.no_bar(): _, _, expected = learn.predict(fn)
         got = predictor.predict(fn).probs
         np.testing.assert_allclose([got[c] for c in learn.dls.vocab], expected.numpy(), atol=1e-4)
@@ -91,7 +88,7 @@ def test_another_format_version_is_refused(model_copy):
 
 @pytest.mark.parametrize('damage, message', [
     (lambda d: (d/'model_card.json').unlink(), 'no model in'),
-    (lambda d: (d/'model_card.json').write_text('{"classes": ['), 'is not valid JSON'),
+    (lambda d: (d/'model_card.json').write_text('{"classes": [', encoding='utf-8'), 'is not valid JSON'),
     (lambda d: (d/'model.safetensors').unlink(), 'model.safetensors is missing'),
 ])
 def test_incomplete_model_folders_are_refused(model_copy, damage, message):
@@ -147,6 +144,114 @@ def test_every_accepted_kind_gets_a_prediction(predictor):
         assert pred.error is None and pred.label in predictor.classes + [NOT_A_BEAR]
         assert set(pred.probs) == set(predictor.classes) and abs(sum(pred.probs.values()) - 1) < 1e-5
 
+# --- One loader for training and serving -------------------------------------------------------------
+
+def exif_orientation(orientation:int)->Image.Exif:
+    exif = Image.Exif(); exif[0x0112] = orientation; return exif
+
+def variants(photo:Image.Image)->dict:
+    "`photo` (RGB) as the files phones, editors and scanners make of it: file name -> bytes"
+    w, h = photo.size
+    alpha = Image.new('L', photo.size, 255); alpha.paste(0, (0, 0, w//2, h))  # the left half transparent
+    rgba = photo.copy(); rgba.putalpha(alpha)
+    palette = photo.quantize(64)  # 64 colours; colour 0 transparent
+    grey16 = Image.fromarray(np.asarray(photo.convert('L')).astype(np.uint16) * 257)  # 0..65535
+    frames = [photo, Image.eval(photo, lambda v: 255 - v)]
+    return {'plain.jpg': encode(photo, 'JPEG', quality=95),
+            # stored turned, with the EXIF tag that says how to show it upright
+            'exif3.jpg': encode(photo.transpose(Image.Transpose.ROTATE_180), 'JPEG', quality=95, exif=exif_orientation(3)),
+            'exif6.jpg': encode(photo.transpose(Image.Transpose.ROTATE_90), 'JPEG', quality=95, exif=exif_orientation(6)),
+            'exif8.jpg': encode(photo.transpose(Image.Transpose.ROTATE_270), 'JPEG', quality=95, exif=exif_orientation(8)),
+            'rgba.png': encode(rgba, 'PNG'), 'la.png': encode(rgba.convert('LA'), 'PNG'),
+            'palette.png': encode(palette, 'PNG', transparency=0), 'palette.gif': encode(palette, 'GIF', transparency=0),
+            'cmyk.jpg': encode(photo.convert('CMYK'), 'JPEG', quality=95),
+            'grey16.png': encode(grey16, 'PNG'),
+            'animated.gif': encode(frames[0], 'GIF', save_all=True, append_images=frames[1:], duration=100, loop=0),
+            'animated.png': encode(frames[0], 'PNG', save_all=True, append_images=frames[1:], duration=100)}
+
+@pytest.fixture(scope='module')
+def odd_photos(tmp_path_factory, shared_data)->Path:
+    "Three real photos, one of each bear, each saved as every one of `variants`, in `<label>/` folders"
+    path = tmp_path_factory.mktemp('odd')/'bears'
+    for label in ('black', 'grizzly', 'teddy'):
+        photo = Image.open(sorted((shared_data/'bears'/label).glob('*.jpg'))[5]).convert('RGB')
+        photo.thumbnail((160, 160))  # small: the test is about opening, and should be quick
+        (path/label).mkdir(parents=True)
+        for name, data in variants(photo).items(): (path/label/name).write_bytes(data)
+    return path
+
+def test_variants_are_what_they_claim(odd_photos):
+    "The files really are of the kinds the parity test is about"
+    got = {}
+    for fn in sorted((odd_photos/'grizzly').iterdir()):
+        with Image.open(fn) as im:
+            got[fn.name] = (im.mode, im.getexif().get(0x0112), 'transparency' in im.info, getattr(im, 'n_frames', 1))
+    assert got == {'animated.gif': ('P', None, False, 2), 'animated.png': ('RGB', None, False, 2),
+                   'cmyk.jpg': ('CMYK', None, False, 1), 'exif3.jpg': ('RGB', 3, False, 1),
+                   'exif6.jpg': ('RGB', 6, False, 1), 'exif8.jpg': ('RGB', 8, False, 1),
+                   'grey16.png': ('I;16', None, False, 1), 'la.png': ('LA', None, False, 1),
+                   'palette.gif': ('P', None, True, 1), 'palette.png': ('P', None, True, 1),
+                   'plain.jpg': ('RGB', None, False, 1), 'rgba.png': ('RGBA', None, False, 1)}, got
+
+def test_training_sees_each_photo_as_the_predictor_does(trained, odd_photos):
+    "Through the training pipeline (the recipe's `DataLoaders`, validation side) and through the `Predictor`: one tensor"
+    predictor = Predictor.load(trained[1], check_bear=False)
+    recipe = Recipe(**predictor.card['recipe'])
+    every_photo_in_both = lambda items: (list(range(len(items))),) * 2  # training needs every label; we read validation
+    dls = recipe.dataloaders(odd_photos, splitter=every_photo_in_both)
+    files = list(dls.valid.items)
+    trained_on = torch.cat([xb.cpu() for xb, _ in dls.valid])  # scaled to [0, 1]; the learner adds the normalisation
+    served = torch.stack([predictor.tensor(open_photo(fn)) for fn in files])
+    assert len(files) == 3 * len(variants(Image.new('RGB', (8, 8)))) == len(trained_on)
+    # 1e-5: float rounding; one step of a pixel's value is 1/255 = 0.004
+    differ = {f'{fn.parent.name}/{fn.name}': round((s - t).abs().max().item(), 3)
+              for fn, t, s in zip(files, trained_on, served) if not torch.allclose(s, t, atol=1e-5, rtol=0)}
+    assert differ == {}, differ  # the photo and the largest difference
+
+def test_the_loader_shows_each_photo_as_taken(odd_photos):
+    "Turned, converted or animated, a photo comes out as the plain one (JPEG's losses aside)"
+    for label in ('black', 'grizzly', 'teddy'):
+        plain = np.asarray(open_photo(odd_photos/label/'plain.jpg'), dtype=float)
+        for name in ('exif3.jpg', 'exif6.jpg', 'exif8.jpg', 'cmyk.jpg', 'animated.png'):
+            shown = np.asarray(open_photo(odd_photos/label/name), dtype=float)
+            assert shown.shape == plain.shape and np.abs(shown - plain).mean() < 4, (label, name)
+        rgba = np.asarray(open_photo(odd_photos/label/'rgba.png'))
+        half = rgba.shape[1] // 2
+        assert (rgba[:, :half] == 255).all() and np.abs(rgba[:, half + 1:] - plain[:, half + 1:]).mean() < 4, label
+        grey = np.asarray(open_photo(odd_photos/label/'grey16.png'), dtype=float)
+        assert np.abs(grey.mean(2) - np.asarray(Image.fromarray(plain.astype(np.uint8)).convert('L'))).mean() < 4, label
+
+def heic(im:Image.Image, **kwargs)->bytes:
+    "`im` as a HEIC file, written by pillow-heif itself (whether or not PIL has its opener)"
+    import pillow_heif  # a requirement
+    if not pillow_heif.libheif_info()['HEIF']: pytest.skip("this libheif has no HEVC encoder to write a HEIC file with")
+    buf = io.BytesIO(); pillow_heif.from_pillow(im).save(buf, **kwargs); return buf.getvalue()
+
+def test_a_heic_photo_opens(shared_data):
+    photo = Image.open(sorted((shared_data/'bears'/'grizzly').glob('*.jpg'))[0]).convert('RGB')
+    photo.thumbnail((160, 160))
+    data = heic(photo, quality=95)
+    assert data[4:12] == b'ftypheic'
+    shown = open_photo(data)
+    assert shown.mode == 'RGB' and shown.size == photo.size
+    assert np.abs(np.asarray(shown, dtype=float) - np.asarray(photo, dtype=float)).mean() < 6
+
+@pytest.mark.time_limit(120)
+def test_without_pillow_heif_a_heic_photo_says_what_to_install(tmp_path):
+    (tmp_path/'photo.heic').write_bytes(heic(Image.new('RGB', (32, 24), 'brown')))
+    code = ("import sys; sys.modules['pillow_heif'] = None  # as if it were not installed\n"
+            "from bearclf.data import HEIF_SUPPORT, open_photo\n"
+            "from bearclf.core import UserError\n"
+            "print('HEIF_SUPPORT', HEIF_SUPPORT)\n"
+            "try: open_photo(sys.argv[1])\n"
+            "except UserError as e: print('UserError:', e)\n")
+    # in `tmp_path`: `python -c` imports from the folder it runs in first, and bearclf should be the installed one
+    p = subprocess.run([sys.executable, '-c', code, str(tmp_path/'photo.heic')], capture_output=True, text=True,
+                       encoding='utf-8', timeout=110, cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.splitlines() == ['HEIF_SUPPORT False',
+                                     'UserError: a HEIC/HEIF photo, which needs pillow-heif to be read: pip install pillow-heif'], p.stdout
+
 # --- Photos: refused -------------------------------------------------------------------------------------
 
 def huge_png(width:int, height:int)->bytes:
@@ -168,16 +273,39 @@ def truncated_jpeg()->bytes:
     (huge_png(10_000, 10_000), 'too many pixels'),        # over PIL's limit: a warning we treat as an error
     (huge_png(100_000, 100_000), 'too many pixels'),      # over twice the limit: PIL's own error
 ])
+@pytest.mark.filterwarnings('ignore::PIL.Image.DecompressionBombWarning')  # PIL's own, for the first bomb
 def test_bad_photos_are_refused_with_a_clear_message(source, message, predictor):
     with pytest.raises(BadPhoto, match=message): open_photo(source)
+    with pytest.raises(UserError, match=message): open_photo(source)  # one line from the CLI, no traceback
     pred = predictor.predict(source, 'upload')
     assert pred.error.startswith(message) and pred.label is None and pred.to_dict() == {'file': 'upload', 'error': pred.error}
 
+def peak_memory_mb()->float:
+    "This process's peak resident memory so far, in MB: `ru_maxrss` counts KiB on Linux, bytes on macOS"
+    resource = pytest.importorskip('resource')  # not on Windows
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1e6 if sys.platform == 'darwin' else peak * 1024 / 1e6
+
 def test_a_bomb_is_refused_before_it_is_decoded():
-    import resource
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_memory_mb()
     with pytest.raises(BadPhoto): open_photo(huge_png(30_000, 30_000))  # 900 MB if decoded
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB
+    assert peak_memory_mb() - before < 100, (before, peak_memory_mb())
+
+def test_the_bomb_check_leaves_the_warning_filters_alone(monkeypatch):
+    "Opening photos changes no process-wide state: the app and gather open them in several threads at once"
+    filters_seen, real_open = [], Image.open
+    def recording_open(*args, **kwargs):
+        filters_seen.append(list(warnings.filters)); return real_open(*args, **kwargs)
+    monkeypatch.setattr(Image, 'open', recording_open)
+    before = list(warnings.filters)
+    with pytest.raises(BadPhoto, match='too many pixels'): open_photo(huge_png(100_000, 100_000))
+    open_photo(encode(Image.new('RGB', (9, 7)), 'PNG'))
+    assert filters_seen == [before, before] and list(warnings.filters) == before, (before, filters_seen)
+
+def test_a_bomb_under_twice_the_limit_is_refused_by_its_size():
+    with pytest.warns(Image.DecompressionBombWarning):  # PIL only warns between its limit and twice it...
+        with pytest.raises(BadPhoto, match=r'too many pixels \(10,000 x 10,000, over 89,478,485\)'):
+            open_photo(huge_png(10_000, 10_000))  # ...and open_photo refuses it, by its size
 
 def test_files_that_are_too_big_or_not_files(tmp_path):
     big = tmp_path/'big.jpg'
@@ -196,17 +324,15 @@ def test_predict_many_keeps_order_and_reports_bad_files(predictor, tmp_path):
 
 # --- Not a bear ------------------------------------------------------------------------------------------
 
-def test_the_gate_tells_cats_from_bears(predictor):
-    if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
-    cats = sorted((SHARED/'not_bears').rglob('*.jpg'))[:4]
-    bears = [sorted((SHARED/'bears'/label).glob('*.jpg'))[3] for label in ('grizzly', 'black', 'teddy')]
+def test_the_gate_tells_cats_from_bears(predictor, shared_data):
+    cats = sorted((shared_data/'not_bears').rglob('*.jpg'))[:4]
+    bears = [sorted((shared_data/'bears'/label).glob('*.jpg'))[3] for label in ('grizzly', 'black', 'teddy')]
     for pred in predictor.predict_many(cats):
         assert pred.label == NOT_A_BEAR and pred.bear < NOT_A_BEAR_BELOW and pred.probability == pytest.approx(1 - pred.bear)
     for pred in predictor.predict_many(bears):
         assert pred.label != NOT_A_BEAR and pred.bear >= NOT_A_BEAR_BELOW
 
-def test_without_the_gate_everything_gets_a_class(trained):
-    if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
-    cat = sorted((SHARED/'not_bears').rglob('*.jpg'))[0]
+def test_without_the_gate_everything_gets_a_class(trained, shared_data):
+    cat = sorted((shared_data/'not_bears').rglob('*.jpg'))[0]
     pred = Predictor.load(trained[1], check_bear=False).predict(cat)
     assert pred.label in pred.probs and pred.bear is None
