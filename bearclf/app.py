@@ -85,7 +85,10 @@ class BearApp(widgets.VBox):
 
 # %% ../nbs/api/08_app.ipynb #c94e470b
 def bear_app(model_dir:Path=None, # default: `$BEARCLF_MODEL`, else the course's default model
-            )->widgets.Widget:        # a `BearApp`, or a message saying why the model can't be used
+            )->widgets.Widget:        # a `BearApp`, or a message saying why it can't start
     "The app, for the model in `model_dir`, logging to `default_log()`"
-    try: return BearApp(Predictor.load(model_dir or os.environ.get('BEARCLF_MODEL') or data_home()/'models'/'default'), open_log())
-    except ModelError as e: return widgets.HTML(f"<p><b>The app can't start.</b> {html.escape(str(e))}</p>")
+    try:
+        prediction_log = open_log()  # first: a log that can't be used is said at once, not after loading the model
+        model_dir = model_dir or os.environ.get('BEARCLF_MODEL') or data_home()/'models'/'default'
+        return BearApp(Predictor.load(model_dir), prediction_log)
+    except UserError as e: return widgets.HTML(f"<p><b>The app can't start.</b> {html.escape(str(e))}</p>")

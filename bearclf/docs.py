@@ -36,7 +36,7 @@ def quarto_names(proc:Path,    # nbdev's processed notebooks (`_proc/`)
     shutil.copytree(proc, stage)
     for fn in [fn for fn in stage.rglob('*') if fn.suffix in ('.ipynb', '.yml', '.qmd', '.md')]:
         to_root = '../' * (len(fn.relative_to(stage).parts) - 1)  # a page in `course/` reaches `api/` as `../api/`
-        text = _NUMBERED.sub(r'\1.ipynb', fn.read_text()).replace(site_url.rstrip('/') + '/', to_root)
+        text = _NUMBERED.sub(r'\1.ipynb', fn.read_text(encoding='utf-8')).replace(site_url.rstrip('/') + '/', to_root)
         if fn.suffix == '.ipynb':  # the page now has the name nbdev's `output-file` gave it, which smalldocs doesn't read
             nb = nbformat.reads(text, as_version=4)
             for cell in nb.cells:
@@ -44,15 +44,26 @@ def quarto_names(proc:Path,    # nbdev's processed notebooks (`_proc/`)
                 if cell.cell_type == 'markdown' and files_url:
                     cell.source = _outside_to(cell.source, fn.relative_to(stage), files_url)
             text = nbformat.writes(nb)
-        fn.write_text(text)
+        fn.write_text(text, encoding='utf-8')
         if _NUMBERED.fullmatch(fn.name): fn.rename(fn.with_name(_NUMBERED.sub(r'\1.ipynb', fn.name)))
     return stage
 
 # %% ../nbs/api/10_docs.ipynb #45357d36
+def _bearclfs_own(cfg)->None:
+    "Refuse (with a `UserError`) to build a site anywhere but in a clone of bearclf, into a folder inside it"
+    if not cfg.config_file.exists():
+        raise UserError('bearclf docs builds the site of a clone of the bearclf repository: no settings.ini here or above')
+    if cfg.get('lib_name') != 'bearclf':
+        raise UserError(f"bearclf docs builds bearclf's own site, but {cfg.config_file} holds the settings of project "
+                        f"{cfg.get('lib_name')!r}: it would replace {cfg.doc_path}; build that project's site with nbdev_docs")
+    if cfg.config_path.resolve() not in cfg.doc_path.resolve().parents:
+        raise UserError(f"doc_path in {cfg.config_file} is {cfg.doc_path}, which bearclf docs would replace: "
+                        "it must be a folder inside the repository, such as _docs")
+
 def build_docs()->Path: # the site's folder
     "Build the docs site from the notebooks: with Quarto if it is installed, else with smalldocs"
-    cfg = get_config()
-    if not cfg.config_file.exists(): raise FileNotFoundError('bearclf docs builds the site of a clone of the bearclf repository: no settings.ini here or above')
+    cfg = get_config(path=Path.cwd())  # `get_config()` is cached: with no path, the first folder it was asked in
+    _bearclfs_own(cfg)
     if shutil.which('quarto'):
         subprocess.run(['nbdev_docs'], check=True, cwd=cfg.config_path)
         return cfg.doc_path

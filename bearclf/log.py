@@ -7,7 +7,6 @@ __all__ = ['THUMB_PX', 'PHOTO_PX', 'jpeg_thumbnail', 'default_log', 'PredictionL
 
 # %% ../nbs/api/07b_log.ipynb #29f4595a
 from .core import *
-from .inference import NOT_A_BEAR, Prediction, Predictor
 from fastcore.basics import patch
 import hashlib, io, json, os, sqlite3
 from pathlib import Path
@@ -52,22 +51,61 @@ def default_log()->Path|None: # `None` when logging is off
     where = os.environ.get('BEARCLF_LOG')
     return None if where == 'off' else Path(where or data_home()/'predictions.sqlite')
 
+# %% ../nbs/api/07b_log.ipynb #e32fc9b1
+def _columns(db:sqlite3.Connection, table:str)->list: return [c[1] for c in db.execute(f'PRAGMA table_info({table})')]
+
+def _not_a_log(db:sqlite3.Connection)->str|None: # what makes `db` someone else's database, or `None`
+    "Why the database `db` is not a prediction log (an empty one is a new log)"
+    ours = sqlite3.connect(':memory:')
+    for table in _TABLES: ours.execute(table)
+    tables = [t for t, in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+    for table in ('predictions', 'reviews'):
+        lacks = set(_columns(ours, table)) - set(_columns(db, table)) - {'photo'}  # `photo` came later: added below
+        if table in tables and lacks: return f"its {table} table has no {', '.join(sorted(lacks))}"
+    if tables and 'predictions' not in tables: return f"its tables are {', '.join(tables)}"
+
+def _connect(path:Path)->sqlite3.Connection:
+    "Open the log at `path` as the list above says, making or updating its tables"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # autocommit: each INSERT is its own transaction; wait up to a minute for other writers
+    db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    try:
+        mode = db.execute('PRAGMA journal_mode=WAL').fetchone()[0]
+        if mode != 'wal': raise UserError(f"the prediction log {path} can't be shared by several processes there (SQLite "
+                                          f"keeps journal mode {mode}, not wal): put it on a local disk")
+        db.execute('PRAGMA synchronous=FULL')
+        db.execute('BEGIN IMMEDIATE')  # one process at a time creates or updates the tables
+        try:
+            if why := _not_a_log(db):
+                raise UserError(f"{path} is a SQLite database, but not a bearclf prediction log ({why}): "
+                                "log to another file (--log FILE)")
+            for table in _TABLES: db.execute(table)
+            if 'photo' not in _columns(db, 'predictions'):  # a log from before photos were kept: their rows have none
+                db.execute('ALTER TABLE predictions ADD COLUMN photo BLOB')
+        except BaseException:
+            db.execute('ROLLBACK'); raise
+        db.execute('COMMIT')
+    except BaseException:
+        db.close(); raise
+    return db
+
+def _unusable(path:Path, e:Exception)->str: # the message of the `UserError` to raise
+    "Why `path` can't be the prediction log, and what to do, given the error `e` that opening it raised"
+    if path.is_dir(): return f"the prediction log {path} is a folder: name a file in it, e.g. {path/'predictions.sqlite'}"
+    above = next(p for p in path.absolute().parents if p.exists())
+    if not above.is_dir(): return f"can't make the prediction log {path}: {above} is a file, not a folder"
+    if 'not a database' in str(e):
+        return f"the prediction log {path} is not a SQLite database: log to another file (--log FILE)"
+    return (f"can't write the prediction log {path} ({e}): "
+            "log to a file in a folder you can write, or turn logging off (--no-log)")
+
 # %% ../nbs/api/07b_log.ipynb #1a894253
 class PredictionLog:
     "Predictions in a SQLite database that many processes can add to at once"
     def __init__(self, path:Path): # the SQLite file; made, with its folder, if missing
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit: each INSERT is its own transaction; wait up to a minute for other writers
-        self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        self.db.execute('PRAGMA journal_mode=WAL')
-        self.db.execute('PRAGMA synchronous=FULL')
-        self.db.execute('BEGIN IMMEDIATE')  # one process at a time creates or updates the tables
-        for table in _TABLES: self.db.execute(table)
-        if 'photo' not in [c[1] for c in self.db.execute('PRAGMA table_info(predictions)')]:
-            # a log from before photos were kept: their rows have none
-            self.db.execute('ALTER TABLE predictions ADD COLUMN photo BLOB')
-        self.db.execute('COMMIT')
+        try: self.db = _connect(self.path)
+        except (OSError, sqlite3.Error) as e: raise UserError(_unusable(self.path, e)) from e
 
     def add(self, pred:Prediction, # from `Predictor.predict_photo`
             im:Image.Image,        # the photo it was made on
@@ -93,7 +131,7 @@ class PredictionLog:
                   )->tuple:         # the values of `columns`
         "Prediction `id`'s `columns`, or a clear error if there is no such prediction"
         found = self.db.execute(f'SELECT {columns} FROM predictions WHERE id=?', (int(id),)).fetchone()
-        if found is None: raise ValueError(f'there is no prediction {id} in {self.path}')
+        if found is None: raise UserError(f'there is no prediction {id} in {self.path}')
         return found
 
     def __len__(self): return self.db.execute('SELECT COUNT(*) FROM predictions').fetchone()[0]
@@ -107,7 +145,7 @@ def mark(self:PredictionLog, id:int, # a prediction's id, as in `frame()`
     label, probs = self.prediction(id, 'label, probs')
     truths = [*json.loads(probs), NOT_A_BEAR]
     if verdict not in ('right', 'wrong', *truths):
-        raise ValueError(f"unknown verdict {verdict!r}: say right, wrong, or one of {', '.join(truths)}")
+        raise UserError(f"unknown verdict {verdict!r}: say right, wrong, or one of {', '.join(truths)}")
     truth = dict(right=label, wrong=None).get(verdict, verdict)
     self.db.execute('INSERT OR REPLACE INTO reviews (prediction, time, right, truth) VALUES (?, ?, ?, ?)',
                     (int(id), utc_now(), truth == label, truth))
@@ -135,7 +173,7 @@ def open_log(where:Path=None)->PredictionLog|None: # `None` when logging is off
     where = where or default_log()
     return where and PredictionLog(where)
 
-def predict_and_log(predictor:Predictor, # from `Predictor.load`
+def predict_and_log(predictor,          # a `Predictor` (bearclf.inference), from `Predictor.load`
                     source,              # a path, bytes or a binary file
                     name:str=None,       # the name to log (default: `source`, when it is a path)
                     log:PredictionLog=None, # where to keep the prediction; `None` keeps nothing

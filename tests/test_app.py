@@ -1,9 +1,12 @@
-"""`bearclf app` in a real browser: start the command on the course's model, upload photos in headless Chromium;
-then `bearclf review app` on the predictions it logged, and review one. And the app lesson's notebook of the book's
+"""`bearclf app` in a real browser: start the command on the course's model, upload photos in headless Chromium,
+and check what it logged; `bearclf review app` on such a log, reviewing one prediction. And the app lesson's notebook of the book's
 widgets, served by the `voila` command as the lesson says, classifying an upload.
 
-Needs Chromium (the `browser` fixture in conftest.py; `.ci/run` installs it). The model is the course's default one (`trained_bears`),
-which `nbdev_test` has already trained in CI; elsewhere the fixture trains it first (about 2 minutes).
+Needs Chromium (the `browser` fixture in conftest.py; `.ci/run` installs it) and the course's photos (the `shared_data`
+fixture): without them a test skips, and under CI it fails. Each test gets what it needs from fixtures, so any one of
+them runs alone (`pytest tests/test_app.py -k review`) as it runs with the others. The model is the course's default
+one (`trained_bears`), which `nbdev_test` has already trained in CI; elsewhere the fixture trains it first (about 2
+minutes).
 The app is started as the README says, `bearclf app`, with only a free port and `--no-browser` added.
 
 `BEARCLF_SCREENSHOT=nbs/images/app.png pytest tests/test_app.py` also saves the page, with its results, as the
@@ -16,16 +19,14 @@ import nbformat
 import pandas as pd
 import pytest
 
-SHARED = Path(__file__).parents[2]/'shared'/'data'
-
 def descendants(pid:int)->set:
     "The process ids of every process started by `pid`, and by those, and so on (Linux)"
-    try: kids = {int(k) for k in Path(f'/proc/{pid}/task/{pid}/children').read_text().split()}
+    try: kids = {int(k) for k in Path(f'/proc/{pid}/task/{pid}/children').read_text(encoding='utf-8').split()}
     except FileNotFoundError: return set()
     return kids.union(*(descendants(k) for k in kids))
 
 def alive(pid:int)->bool:
-    try: return Path(f'/proc/{pid}/stat').read_text().split()[2] != 'Z'  # a zombie has exited
+    try: return Path(f'/proc/{pid}/stat').read_text(encoding='utf-8').split()[2] != 'Z'  # a zombie has exited
     except FileNotFoundError: return False
 
 def free_port()->int:
@@ -59,8 +60,8 @@ def stop_app(proc:subprocess.Popen)->str: # its output
     return out
 
 @pytest.fixture(scope='module')
-def model_dir():
-    if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
+def model_dir(shared_data):
+    "The course's default model, trained first if it isn't there yet"
     from bearclf.core import data_home
     from bearclf.train import trained_bears
     trained_bears()
@@ -78,12 +79,12 @@ def app_url(model_dir, prediction_log):
     stop_app(proc)
 
 @pytest.mark.time_limit(120)
-def test_app_classifies_uploads_in_a_browser(browser, app_url, tmp_path):
+def test_app_classifies_uploads_in_a_browser(browser, app_url, prediction_log, shared_data, tmp_path):
     url, started = app_url
-    grizzly = sorted((SHARED/'bears'/'grizzly').glob('*.jpg'))[0]
-    cat = sorted((SHARED/'not_bears').rglob('*.jpg'))[0]
+    grizzly = sorted((shared_data/'bears'/'grizzly').glob('*.jpg'))[0]
+    cat = sorted((shared_data/'not_bears').rglob('*.jpg'))[0]
     notes = tmp_path/'notes.txt'
-    notes.write_text('these are my notes, not a photo')
+    notes.write_text('these are my notes, not a photo', encoding='utf-8')
     page = browser.new_page(viewport=dict(width=820, height=600))
     try:
         page.goto(url, timeout=90_000)
@@ -104,14 +105,33 @@ def test_app_classifies_uploads_in_a_browser(browser, app_url, tmp_path):
     assert verdicts[1].startswith('Not a bear'), verdicts
     assert verdicts[2] == "Can't use this file: not an image (or in a format PIL can't read)", verdicts
     assert thumbnails == 2  # the two photos, none for the text file
+    from bearclf.log import PredictionLog
+    logged = PredictionLog(prediction_log).frame()
+    assert logged.file.tolist() == [grizzly.name, cat.name], logged  # the two photos, as named in the upload
+    assert logged.label.tolist() == ['grizzly', 'not_a_bear'], logged
+
+@pytest.fixture
+def two_logged_predictions(shared_data, tmp_path)->Path: # the log's file
+    "A prediction log holding what the app logs for a grizzly and a cat (the test above checks the app logs that)"
+    from PIL import Image
+    from bearclf.inference import NOT_A_BEAR, Prediction
+    from bearclf.log import PredictionLog
+    grizzly = sorted((shared_data/'bears'/'grizzly').glob('*.jpg'))[0]
+    cat = sorted((shared_data/'not_bears').rglob('*.jpg'))[0]
+    log = PredictionLog(tmp_path/'predictions.sqlite')
+    log.add(Prediction(grizzly.name, 'grizzly', 0.97, dict(black=0.02, grizzly=0.97, teddy=0.01), bear=0.9),
+            Image.open(grizzly).convert('RGB'), 'model')
+    log.add(Prediction(cat.name, NOT_A_BEAR, 0.99, dict(black=0.3, grizzly=0.3, teddy=0.4), bear=0.01),
+            Image.open(cat).convert('RGB'), 'model')
+    log.close()
+    return log.path
 
 @pytest.mark.time_limit(120)
-def test_review_app_keeps_a_verdict_from_the_browser(browser, app_url, prediction_log):
-    "After the test above, its two photos are in the log: review the first as right and skip the second"
+def test_review_app_keeps_a_verdict_from_the_browser(browser, two_logged_predictions):
+    "Two predictions in the log: review the first as right and skip the second"
     from bearclf.log import PredictionLog
-    if not prediction_log.exists(): pytest.skip('the app test logged nothing')
     port = free_port()
-    proc = start_app(port, 60, command=('review', 'app', '--log', str(prediction_log)))
+    proc = start_app(port, 60, command=('review', 'app', '--log', str(two_logged_predictions)))
     page = browser.new_page(viewport=dict(width=820, height=700))
     try:
         page.goto(f'http://127.0.0.1:{port}/', timeout=90_000)
@@ -126,17 +146,16 @@ def test_review_app_keeps_a_verdict_from_the_browser(browser, app_url, predictio
         page.close()
         stop_app(proc)
     assert photo_shown == 1
-    reviewed = PredictionLog(prediction_log).frame()
-    assert reviewed.right[0] == True and pd.isna(reviewed.right[1])  # right, then skipped
-    assert reviewed.truth[0] == reviewed.label[0] == 'grizzly'
+    reviewed = PredictionLog(two_logged_predictions).frame()
+    assert reviewed.right.tolist()[0] is True and pd.isna(reviewed.right[1]), reviewed  # right, then skipped
+    assert reviewed.truth[0] == reviewed.label[0] == 'grizzly', reviewed
 
 
 @pytest.mark.time_limit(600)
-def test_first_bearclf_app_trains_the_default_model(tmp_path):
+def test_first_bearclf_app_trains_the_default_model(shared_data, tmp_path):
     "The README's second command on a fresh machine: no model yet, so `bearclf app` trains one, then serves"
-    if not (SHARED/'bears').exists(): pytest.skip(f'{SHARED} is not here')
     port = free_port()
-    out = stop_app(start_app(port, 500, os.environ | dict(BEARCLF_HOME=str(tmp_path/'home'), BEARCLF_DATA=str(SHARED/'bears'))))
+    out = stop_app(start_app(port, 500, os.environ | dict(BEARCLF_HOME=str(tmp_path/'home'), BEARCLF_DATA=str(shared_data/'bears'))))
     assert 'no model in' in out and 'training one' in out, out
     assert 'epoch' in out and 'train_loss' in out, out  # fastai's progress table
     assert (tmp_path/'home'/'models'/'default'/'model.safetensors').exists()
@@ -159,12 +178,12 @@ BOOK_APP = [
 ]
 
 @pytest.mark.time_limit(180)
-def test_the_books_widgets_under_voila(browser, model_dir, tmp_path):
+def test_the_books_widgets_under_voila(browser, model_dir, shared_data, tmp_path):
     "`voila bears_app.ipynb`, as the app lesson says, on the book's widgets: upload a grizzly, click Classify, read the label"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in BOOK_APP])
     nb.metadata['kernelspec'] = dict(name='python3', display_name='Python 3', language='python')
     nbformat.write(nb, tmp_path/'bears_app.ipynb')
-    grizzly = sorted((SHARED/'bears'/'grizzly').glob('*.jpg'))[0]
+    grizzly = sorted((shared_data/'bears'/'grizzly').glob('*.jpg'))[0]
     port = free_port()
     proc = start_server([shutil.which('voila'), str(tmp_path/'bears_app.ipynb'), f'--port={port}', '--no-browser',
                          '--Voila.ip=127.0.0.1', '--Voila.port_retries=0'], port, 60)

@@ -2,7 +2,8 @@
 
 Every page must load, every picture on it must be there (a lesson's saved plots, the app's screenshot),
 and every link inside the site must lead to a page that exists and, for `page.html#name` links such as
-nbdev's links to the API reference, to an element with that id.
+nbdev's links to the API reference, to an element with that id. And `bearclf docs` typed in another nbdev project
+refuses to build there, leaving that project's `_docs/` alone.
 """
 import re, subprocess, threading
 from functools import partial
@@ -20,7 +21,7 @@ def sidebar_pages()->list:
         for item in items:
             if isinstance(item, dict): yield from walk(item.get('contents', []))
             else: yield str(Path(item).with_name(re.sub(r'^\d+[a-z]?_', '', Path(item).stem) + '.html'))
-    return list(walk(yaml.safe_load((REPO/'nbs'/'sidebar.yml').read_text())['website']['sidebar']['contents']))
+    return list(walk(yaml.safe_load((REPO/'nbs'/'sidebar.yml').read_text(encoding='utf-8'))['website']['sidebar']['contents']))
 
 class QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args): pass
@@ -76,3 +77,23 @@ def test_every_page_image_and_link(browser, site):
         elif anchor and target in ids and anchor not in ids[target]: problems.append(f'{source}: link to {target}#{anchor}, which has no such id')
     assert not problems, '\n'.join(problems)
     assert len({h for _, h in links if h.startswith(site)}) > 50  # the check saw the site's links, not an empty page
+
+@pytest.mark.time_limit(60)
+def test_bearclf_docs_in_another_nbdev_project_deletes_nothing(tmp_path):
+    "A whole nbdev project of someone else's, with its built site: `bearclf docs` there must refuse, and touch nothing"
+    import nbformat
+    (tmp_path/'nbs').mkdir(); (tmp_path/'_docs').mkdir()
+    (tmp_path/'settings.ini').write_text('[DEFAULT]\nrepo = theirs\nlib_name = theirs\nlib_path = theirs\nnbs_path = nbs\n'
+        'doc_path = _docs\nversion = 0.0.1\nuser = someone\nbranch = main\ngit_url = https://github.com/someone/theirs\n'
+        'doc_host = https://someone.github.io\ndoc_baseurl = /theirs\ntitle = theirs\n', encoding='utf-8')
+    (tmp_path/'nbs'/'_quarto.yml').write_text('project:\n  type: website\nwebsite:\n  title: theirs\n', encoding='utf-8')
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell('# Theirs\n\n> their project')]),
+                   tmp_path/'nbs'/'index.ipynb')
+    (tmp_path/'_docs'/'index.html').write_text('<h1>their site</h1>', encoding='utf-8')
+    before = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob('*'))
+    done = subprocess.run(['bearclf', 'docs'], cwd=tmp_path/'nbs', capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (1, ''), done
+    assert done.stderr == (f"bearclf docs: error: bearclf docs builds bearclf's own site, but {tmp_path}/settings.ini holds "
+                           f"the settings of project 'theirs': it would replace {tmp_path}/_docs; build that project's site with nbdev_docs\n")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob('*')) == before  # no _proc/ made, nothing gone
+    assert (tmp_path/'_docs'/'index.html').read_text(encoding='utf-8') == '<h1>their site</h1>'

@@ -1,13 +1,12 @@
-"""The prediction log under stress: several processes writing at once, a writer killed mid-transaction or at a
-random moment, old predictions forgotten while others write, and nothing written when logging is off."""
+"""The prediction log under stress: several processes writing at once, a writer killed at a random moment or inside
+`forget`'s transaction, old predictions forgotten while others write, and nothing written when logging is off; and a
+`--log` that can't be a log, from a terminal."""
 import os, shutil, signal, sqlite3, subprocess, sys, textwrap, time
 from pathlib import Path
 import pytest
 from PIL import Image
 from bearclf.inference import Prediction
 from bearclf.log import PredictionLog
-
-SHARED = Path(__file__).parents[2]/'shared'/'data'
 
 WRITER = textwrap.dedent('''
     import os, sys
@@ -18,10 +17,18 @@ WRITER = textwrap.dedent('''
     log = PredictionLog(path)
     im = Image.new('RGB', (64, 48), (writer * 40 % 256, 90, 30))
     def pred(i): return Prediction(f'w{writer}-{i}.jpg', 'grizzly', 0.9, dict(black=0.05, grizzly=0.9, teddy=0.05), bear=0.8)
-    if mode == 'die-in-transaction':  # half of a batch written inside one transaction, then the process dies
-        log.db.execute('BEGIN')
+    if mode == 'die-in-forget':  # `forget` deletes the reviews, then the predictions, in one transaction: die in between
         for i in range(n): log.add(pred(i), im, 'model')
-        os._exit(9)
+        for i in range(1, n + 1, 2): log.mark(i, 'wrong')
+        log.db.execute("UPDATE predictions SET time = '2000-01-01T00:00:00Z'")
+        class DieAfterDeletingReviews:
+            def __init__(self, db): self.db = db
+            def execute(self, sql, *args):
+                cursor = self.db.execute(sql, *args)
+                if sql.startswith('DELETE FROM reviews'): print(cursor.rowcount, flush=True); os._exit(9)
+                return cursor
+        log.db = DieAfterDeletingReviews(log.db)
+        log.forget('2001-01-01T00:00:00Z', keep_reviewed=False)
     if mode == 'together': print('ready', flush=True); sys.stdin.readline()  # start writing when the others do
     for i in range(n):
         log.add(pred(i), im, 'model')
@@ -54,15 +61,19 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     assert logged.id.is_unique
 
 @pytest.mark.time_limit(60)
-def test_a_writer_killed_mid_transaction_leaves_no_partial_rows(tmp_path):
+def test_a_writer_killed_inside_forget_deletes_nothing(tmp_path):
+    "`forget` is the log's one transaction of several statements: a process killed between them must undo all of them"
     path = tmp_path/'log.sqlite'
-    assert writer(path, 1, 5).wait(timeout=50) == 0
-    assert writer(path, 2, 25, 'die-in-transaction').wait(timeout=50) == 9
+    proc = writer(path, 1, 10, 'die-in-forget')
+    assert (proc.wait(timeout=50), proc.stdout.read()) == (9, '5\n')  # it had deleted the 5 reviews when it died
     check_database(path)
     log = PredictionLog(path)
-    assert sorted(log.frame().file) == sorted(f'w1-{i}.jpg' for i in range(5))  # none of the dead transaction's rows
-    log.add(Prediction('after.jpg', 'black', 0.8, dict(black=0.8, grizzly=0.1, teddy=0.1)), Image.new('RGB', (9, 9)), 'model')
-    assert len(log) == 6
+    logged = log.frame()
+    assert sorted(logged.file) == sorted(f'w1-{i}.jpg' for i in range(10)), logged  # every prediction...
+    assert logged.reviewed.notna().tolist() == [True, False] * 5, logged  # ...and every review is still there
+    assert log.forget('2001-01-01T00:00:00Z', keep_reviewed=False) == 10  # and the next forget does it all
+    assert (len(log), log.db.execute('SELECT COUNT(*) FROM reviews').fetchone()[0]) == (0, 0)
+    log.close()
 
 @pytest.mark.time_limit(60)
 def test_a_writer_killed_at_any_moment_leaves_a_sound_database(tmp_path):
@@ -98,12 +109,11 @@ def test_forgetting_while_others_write_loses_none_of_their_rows(tmp_path):
     log.close()
 
 @pytest.mark.time_limit(90)
-def test_no_log_writes_nothing_and_the_default_log_writes_each_prediction(tmp_path):
-    if not SHARED.exists(): pytest.skip(f'{SHARED} is not here')
+def test_no_log_writes_nothing_and_the_default_log_writes_each_prediction(shared_data, tmp_path):
     from bearclf.core import data_home
     from bearclf.train import trained_bears
     trained_bears()
-    photos = [sorted((SHARED/'bears'/'black').glob('*.jpg'))[0], sorted((SHARED/'not_bears').rglob('*.jpg'))[0]]
+    photos = [sorted((shared_data/'bears'/'black').glob('*.jpg'))[0], sorted((shared_data/'not_bears').rglob('*.jpg'))[0]]
     home = tmp_path/'home'
     env = os.environ | dict(BEARCLF_HOME=str(home))
     env.pop('BEARCLF_LOG', None)
@@ -116,3 +126,35 @@ def test_no_log_writes_nothing_and_the_default_log_writes_each_prediction(tmp_pa
     logged = PredictionLog(home/'predictions.sqlite').frame()
     assert logged.file.tolist() == list(map(str, photos))  # the folder is no photo, so not a prediction
     assert logged.label.tolist()[1] == 'not_a_bear'
+
+def bad_logs(d:Path)->dict: # a name for each: the path
+    "Files that can't be a prediction log: a text file, a folder, a path under a file, another program's database"
+    (d/'notes.txt').write_text('my notes, not a database', encoding='utf-8')
+    (d/'photos').mkdir()
+    sqlite3.connect(d/'music.sqlite').execute('CREATE TABLE songs (title TEXT)').connection.close()
+    return {'text file': d/'notes.txt', 'folder': d/'photos', 'under a file': d/'notes.txt'/'log.sqlite',
+            'another database': d/'music.sqlite'}
+
+@pytest.mark.time_limit(60)
+def test_a_log_that_cant_be_one_is_a_one_line_error(tmp_path):
+    "`bearclf review list --log X` (no PyTorch: quick) on each kind of file that can't be a log"
+    bad = bad_logs(tmp_path)
+    for kind in ('text file', 'folder', 'another database'):  # review reads a log that exists, so not 'under a file'
+        where = bad[kind]
+        done = subprocess.run([shutil.which('bearclf'), 'review', 'list', '--log', str(where)], capture_output=True, text=True)
+        assert (done.returncode, done.stderr.count('\n')) == (1, 1), (kind, done.stderr)
+        assert done.stderr.startswith(f'bearclf review: error: ') and str(where) in done.stderr, (kind, done.stderr)
+
+@pytest.mark.time_limit(120)
+def test_predict_with_a_log_it_cant_write_is_a_one_line_error(shared_data, tmp_path):
+    from bearclf.core import data_home
+    from bearclf.train import trained_bears
+    trained_bears()
+    photo = sorted((shared_data/'bears'/'black').glob('*.jpg'))[0]
+    wheres = [bad_logs(tmp_path)['under a file']]
+    if Path('/proc/self').is_dir(): wheres.append(Path('/proc/predictions.sqlite'))  # Linux: even root can't write there
+    for where in wheres:
+        done = subprocess.run([shutil.which('bearclf'), 'predict', '--model', str(data_home()/'models'/'default'),
+                               '--log', str(where), str(photo)], capture_output=True, text=True)
+        assert (done.returncode, done.stderr.count('\n')) == (1, 1), (where, done.stderr)
+        assert done.stderr.startswith(f'bearclf predict: error: ') and str(where) in done.stderr, (where, done.stderr)

@@ -1,8 +1,9 @@
 """The notebooks as the docs site shows them: the saved outputs are what readers see, so none may carry a warning, a
 traceback, fastai's insecure-pickle notice, a progress bar's empty leftovers or a numpy scalar's repr; and the two
 kinds of notebooks stay apart: lessons (`nbs/course/`, the sidebar's course) export nothing, and every reference
-notebook (`nbs/api/`) is one module of the package."""
-import re
+notebook (`nbs/api/`) is one module of the package. And no notebook or test checks a condition with
+`test_eq(cond, True)`, which reports only that `False` is not `True`, never the values that made it so."""
+import ast, re
 from pathlib import Path
 import nbformat, pytest, yaml
 from nbdev.process import extract_directives
@@ -47,7 +48,7 @@ def test_saved_outputs_are_clean(fn):
     assert not problems, '\n'.join(problems)
 
 def test_lessons_are_the_sidebars_course():
-    sidebar = yaml.safe_load((NBS/'sidebar.yml').read_text())['website']['sidebar']['contents']
+    sidebar = yaml.safe_load((NBS/'sidebar.yml').read_text(encoding='utf-8'))['website']['sidebar']['contents']
     sections = {item['section']: item['contents'] for item in sidebar if isinstance(item, dict)}
     assert list(sections) == ['The course', 'Reference']
     assert sections['The course'] == [str(p.relative_to(NBS)) for p in LESSONS]
@@ -80,3 +81,27 @@ def test_the_link_check_sees_links():
 def test_links_between_notebooks_lead_somewhere(fn):
     "On GitHub and in Jupyter a notebook's links are read as they are written: each must name a file that exists"
     assert not [t for t in relative_links(fn) if not (fn.parent/t).exists()]
+
+TESTS = sorted((NBS.parent/'tests').glob('*.py'))
+
+def bool_test_eqs(source:str)->list: # where the calls are: `'line 3'`...
+    "The `test_eq(x, True)` and `test_eq(x, False)` calls in Python `source` (either argument a bare `True` or `False`)"
+    # IPython's `%magic` and `!shell` lines aren't Python: blank them, keeping the line numbers
+    source = re.sub(r'(?m)^\s*[%!].*$', '', source)
+    try: tree = ast.parse(source)
+    except SyntaxError as e: return [f'line {e.lineno}: not Python, so not checked ({e.msg})']
+    def named_test_eq(f): return isinstance(f, ast.Name) and f.id == 'test_eq' or isinstance(f, ast.Attribute) and f.attr == 'test_eq'
+    return [f'line {node.lineno}' for node in ast.walk(tree) if isinstance(node, ast.Call) and named_test_eq(node.func)
+            and any(isinstance(a, ast.Constant) and isinstance(a.value, bool) for a in node.args)]
+
+def test_the_bool_test_eq_check_sees_them():
+    assert bool_test_eqs('test_eq(x > 3, True)\ntest_eq(ok,\n        False)\n%time test_eq(f(), 2)') == ['line 1', 'line 2']
+    assert bool_test_eqs('test_eq(x, 3)\ntest_eq((n, ok), (6, True))\nassert x > 3, x\nfastcore.test.test_eq(a, True)') == ['line 4']
+
+@pytest.mark.parametrize('fn', NOTEBOOKS + TESTS, ids=lambda p: str(p.relative_to(NBS.parent)))
+def test_no_test_eq_against_true_or_false(fn):
+    "Assert on the values instead: `test_eq(x, expected)`, or `assert x < y, (x, y)`, which shows them when it fails"
+    if fn.suffix == '.py': found = {'': bool_test_eqs(fn.read_text(encoding='utf-8'))}
+    else: found = {f'code cell {i}, ': bool_test_eqs(c.source) for i, c in enumerate(code_cells(fn))}
+    problems = [where + line for where, lines in found.items() for line in lines]
+    assert not problems, f'test_eq(..., True/False) in {fn.name}: ' + '; '.join(problems)

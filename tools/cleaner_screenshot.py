@@ -78,7 +78,7 @@ def main():
     if not os.environ.get('BEARCLF_DATA'): sys.exit('set BEARCLF_DATA to the course photos, e.g. ../shared/data/bears')
     with tempfile.TemporaryDirectory() as d:
         nb = Path(d)/'cleaner.ipynb'
-        nb.write_text(json.dumps(notebook(args.label, args.split, args.decisions.resolve())))
+        nb.write_text(json.dumps(notebook(args.label, args.split, args.decisions.resolve())), encoding='utf-8')
         port = free_port()
         proc = subprocess.Popen([sys.executable, '-m', 'voila', str(nb), f'--port={port}', '--no-browser',
                                  '--Voila.ip=127.0.0.1', '--Voila.port_retries=0'],

@@ -23,4 +23,4 @@ def readme_text(nb_path:Path)->str:
 
 if __name__ == '__main__':
     cfg = get_config()
-    (cfg.config_path/'README.md').write_text(readme_text(cfg.config_path/cfg.nbs_path/cfg.readme_nb))
+    (cfg.config_path/'README.md').write_text(readme_text(cfg.config_path/cfg.nbs_path/cfg.readme_nb), encoding='utf-8')
