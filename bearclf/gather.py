@@ -4,16 +4,17 @@
 
 # %% auto #0
 __all__ = ['USER_AGENT', 'BING_ENDPOINT', 'BING_RETIRED', 'SERPAPI_ENDPOINT', 'SEARCH_BACKENDS', 'IMAGE_MAGIC', 'VERIFIED',
-           'URLS_HEADER', 'FAILED_URLS', 'GIVE_UP_AFTER', 'http_session', 'SearchError', 'search_ddg', 'redact_keys',
-           'search_bing', 'search_serpapi', 'default_backend', 'search_images', 'image_suffix', 'url_stem', 'Download',
-           'download_image', 'download_images', 'save_report', 'summarize', 'image_problem', 'quarantine', 'rejected',
-           'quarantine_broken', 'photo_hashes', 'readable_part', 'show_rejected', 'near_duplicates',
-           'quarantine_duplicates', 'clean_photos', 'saved_urls', 'permanent_failure', 'failed_urls', 'gather_search',
-           'gather_folder', 'get_bears']
+           'VERIFIED_FORMAT', 'URLS_HEADER', 'FAILED_URLS', 'GIVE_UP_AFTER', 'http_session', 'SearchError',
+           'search_ddg', 'redact_keys', 'search_bing', 'search_serpapi', 'default_backend', 'search_images',
+           'image_suffix', 'url_stem', 'Download', 'download_image', 'download_images', 'save_report', 'summarize',
+           'image_problem', 'quarantine', 'rejected', 'quarantine_broken', 'photo_hashes', 'readable_part',
+           'show_rejected', 'near_duplicates', 'quarantine_duplicates', 'clean_photos', 'saved_urls',
+           'permanent_failure', 'failed_urls', 'gather_search', 'gather_folder', 'get_bears']
 
 # %% ../nbs/api/01_gather.ipynb #e6182a52
 from .core import *
-import csv, hashlib, io, itertools, json, math, os, re, shutil, textwrap, time, urllib3
+from .data import BadPhoto, check_pixels, open_photo
+import csv, hashlib, io, itertools, json, math, os, re, shutil, textwrap, time, urllib3, warnings
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, asdict, fields
@@ -251,24 +252,17 @@ def summarize(downloads:list)->dict:
     return dict(Counter(d.status for d in downloads))
 
 # %% ../nbs/api/01_gather.ipynb #f14147bd
-def _check_pixels(im:Image.Image):
-    "Refuse a picture with more pixels than PIL's limit: from its header, before decoding, in any thread"
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit and im.width * im.height > limit:
-        raise Image.DecompressionBombError(f"{im.width}x{im.height} is {im.width*im.height:,} pixels, over the limit of "
-                                           f"{limit:,}: possibly a decompression bomb")
-
 def _decode(fn:Path, with_hash:bool=False)->str|None:
-    "Decode `fn` completely, or raise; its perceptual hash (hex) if `with_hash`"
-    with Image.open(fn) as im:
-        _check_pixels(im)
-        im.load()
-        return str(imagehash.phash(im)) if with_hash else None
+    "Decode `fn` completely as training will (`open_photo`), or raise `BadPhoto`; its perceptual hash (hex) if `with_hash`"
+    im = open_photo(fn)
+    return str(imagehash.phash(im)) if with_hash else None
+
+def _problem(e:Exception)->str: return str(e) if isinstance(e, BadPhoto) else f'{type(e).__name__}: {e}'
 
 def image_problem(fn:Path)->str|None: # why `fn` can't be used, or `None` if it decodes fully
     "Decode `fn` completely and say what is wrong with it"
     try: _decode(fn)
-    except Exception as e: return f'{type(e).__name__}: {e}'  # whatever a damaged file makes PIL raise
+    except Exception as e: return _problem(e)  # `BadPhoto`, or whatever else a damaged file makes a PIL plugin raise
 
 # %% ../nbs/api/01_gather.ipynb #29f646c3
 def quarantine(fn:Path,    # a photo inside `root`
@@ -292,23 +286,26 @@ def rejected(root:Path)->list: # `[path, reason]` rows, oldest first
 
 # %% ../nbs/api/01_gather.ipynb #04883fc7
 VERIFIED = '.verified.json' # in a dataset: `{photo: [size, mtime_ns, perceptual hash]}` of the photos that decoded
+VERIFIED_FORMAT = 1         # the layout of that record
 
 def _stamp(fn:Path)->list:
     st = fn.stat()
     return [st.st_size, st.st_mtime_ns]
 
 def _read_verified(root:Path)->dict:
-    try: return json.loads((root/VERIFIED).read_text(encoding='utf-8'))['photos']
-    except (FileNotFoundError, ValueError, KeyError, TypeError): return {}  # none yet, or damaged: verify again
+    try: record = json.loads((root/VERIFIED).read_text(encoding='utf-8'))
+    except (FileNotFoundError, ValueError): return {}  # none yet, or damaged: verify again
+    # another layout (a newer bearclf's) or a damaged record: verify again
+    return record.get('photos', {}) if isinstance(record, dict) and record.get('format') == VERIFIED_FORMAT else {}
 
 def _write_verified(root:Path, photos:dict):
     tmp = root/f'{VERIFIED}.part'
-    tmp.write_text(json.dumps(dict(format=1, photos=photos), indent=1, sort_keys=True), encoding='utf-8')
+    tmp.write_text(json.dumps(dict(format=VERIFIED_FORMAT, photos=photos), indent=1, sort_keys=True), encoding='utf-8')
     tmp.replace(root/VERIFIED)
 
 def _checked(fn:Path)->tuple: # (why it can't be used or `None`, its perceptual hash or `None`)
     try: return None, _decode(fn, with_hash=True)
-    except Exception as e: return f'{type(e).__name__}: {e}', None
+    except Exception as e: return _problem(e), None
 
 def _verify(root:Path, fns:list=None, progress:bool=True)->tuple: # ({photo: hash}, the rejected photos' new paths)
     "Decode each of `fns` (default: every photo in `root`) not verified since it last changed; quarantine the broken"
@@ -346,10 +343,10 @@ def readable_part(fn:Path)->Image.Image|None: # the photo, as much of it as deco
     for attempt in (data, data + b'\xff\xd9'):  # a JPEG's end marker: the decoder then fills in what is missing
         try:
             im = Image.open(io.BytesIO(attempt))
-            _check_pixels(im)
+            check_pixels(im)
             im.load()
             return im
-        except Exception: continue  # whatever PIL raises for a file it can't decode
+        except Exception: continue  # `BadPhoto`, or whatever PIL raises for a file it can't decode
     return None
 
 # %% ../nbs/api/01_gather.ipynb #e0d4d004
@@ -444,7 +441,13 @@ def _search_once(folder:Path, term:str, max_images:int, backend:str)->list:
     asked = dict(query=term, backend=backend, max_images=max_images)
     saved, urls = saved_urls(folder)
     if saved == asked: return urls
-    urls = list(search_images(term, max_images, backend))
+    try: found = list(search_images(term, max_images, backend))
+    except SearchError as e:
+        if not urls: raise
+        # the photos from the earlier search are still there: better them than stopping every lesson till it works
+        warnings.warn(f"{e} (using the {len(urls)} URLs an earlier search saved in {folder/'urls.txt'})", stacklevel=3)
+        return urls
+    urls = found
     folder.mkdir(parents=True, exist_ok=True)
     _write_atomic(folder/'urls.txt', URLS_HEADER + json.dumps(asked, sort_keys=True) + '\n' + '\n'.join(urls) + '\n')
     return urls
