@@ -242,7 +242,10 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
 # %% ../nbs/api/09_cli.ipynb #bdb3ccb5
 def _is_user_error(e:Exception)->bool:
     "Whether `e` is a problem the user can fix (shown as one line), rather than a bug (shown with its traceback)"
-    return isinstance(e, (UserError, OSError))
+    # the system's refusals carry an errno; a missing or existing file is the user's whoever noticed it; an `OSError`
+    # without either (PIL's "image file is truncated", a `requests` error) escaped the code that should have caught it
+    system = isinstance(e, OSError) and (e.errno is not None or isinstance(e, (FileNotFoundError, FileExistsError)))
+    return isinstance(e, UserError) or system
 
 def _one_line(e:Exception)->str:
     "`e`'s message on one line; the system's `OSError`s as `file: reason`, the way other Unix commands say them"

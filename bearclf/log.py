@@ -7,6 +7,7 @@ __all__ = ['THUMB_PX', 'PHOTO_PX', 'jpeg_thumbnail', 'default_log', 'PredictionL
 
 # %% ../nbs/api/07b_log.ipynb #29f4595a
 from .core import *
+from contextlib import closing
 from fastcore.basics import patch
 import hashlib, io, json, os, sqlite3
 from pathlib import Path
@@ -56,12 +57,12 @@ def _columns(db:sqlite3.Connection, table:str)->list: return [c[1] for c in db.e
 
 def _not_a_log(db:sqlite3.Connection)->str|None: # what makes `db` someone else's database, or `None`
     "Why the database `db` is not a prediction log (an empty one is a new log)"
-    ours = sqlite3.connect(':memory:')
-    for table in _TABLES: ours.execute(table)
-    tables = [t for t, in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
-    for table in ('predictions', 'reviews'):
-        lacks = set(_columns(ours, table)) - set(_columns(db, table)) - {'photo'}  # `photo` came later: added below
-        if table in tables and lacks: return f"its {table} table has no {', '.join(sorted(lacks))}"
+    with closing(sqlite3.connect(':memory:')) as ours:  # an empty log, to compare tables with
+        for table in _TABLES: ours.execute(table)
+        tables = [t for t, in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        for table in ('predictions', 'reviews'):
+            lacks = set(_columns(ours, table)) - set(_columns(db, table)) - {'photo'}  # `photo` came later: added below
+            if table in tables and lacks: return f"its {table} table has no {', '.join(sorted(lacks))}"
     if tables and 'predictions' not in tables: return f"its tables are {', '.join(tables)}"
 
 def _connect(path:Path)->sqlite3.Connection:
@@ -94,6 +95,8 @@ def _unusable(path:Path, e:Exception)->str: # the message of the `UserError` to 
     if path.is_dir(): return f"the prediction log {path} is a folder: name a file in it, e.g. {path/'predictions.sqlite'}"
     above = next(p for p in path.absolute().parents if p.exists())
     if not above.is_dir(): return f"can't make the prediction log {path}: {above} is a file, not a folder"
+    if 'locked' in str(e):
+        return f"the prediction log {path} stayed locked by another process for a minute: try again when it is done"
     if 'not a database' in str(e):
         return f"the prediction log {path} is not a SQLite database: log to another file (--log FILE)"
     return (f"can't write the prediction log {path} ({e}): "
@@ -105,7 +108,8 @@ class PredictionLog:
     def __init__(self, path:Path): # the SQLite file; made, with its folder, if missing
         self.path = Path(path)
         try: self.db = _connect(self.path)
-        except (OSError, sqlite3.Error) as e: raise UserError(_unusable(self.path, e)) from e
+        except (sqlite3.ProgrammingError, sqlite3.IntegrityError): raise  # a bug in our SQL, not the file's fault
+        except (OSError, sqlite3.DatabaseError) as e: raise UserError(_unusable(self.path, e)) from e
 
     def add(self, pred:Prediction, # from `Predictor.predict_photo`
             im:Image.Image,        # the photo it was made on
