@@ -7,7 +7,8 @@ __all__ = ['thumbnail', 'verdict', 'probability_bars', 'result_view', 'as_upload
 
 # %% ../nbs/api/08_app.ipynb #77d8b5fc
 from .core import *
-from .inference import NOT_A_BEAR, BadPhoto, Prediction, Predictor, open_photo
+from .data import BadPhoto, open_photo
+from .inference import Predictor
 from .log import PredictionLog, jpeg_thumbnail, open_log, predict_and_log
 import html, io, mimetypes, os, time
 from datetime import datetime, timezone

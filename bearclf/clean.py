@@ -23,7 +23,7 @@ DELETE = 'delete'
 
 def _labels(root:Path)->set: return {d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.')}
 
-def _photo_problem(root:Path, key, labels:set)->str|None:
+def _decision_problem(root:Path, key, labels:set)->str|None:
     "Why `key` does not name a photo `<label>/<file>` inside `root`, or `None` when it does"
     text = str(key).replace('\\', '/')
     if text.startswith('/') or PureWindowsPath(str(key)).drive: return 'an absolute path'
@@ -40,7 +40,7 @@ def _check_decisions(root:Path, decisions:dict)->dict:
     "`decisions` as `Path('<label>/<file>')` -> action, or a `UserError` listing every one that is refused"
     labels, res, refused = _labels(root), {}, []
     for key, action in decisions.items():
-        if why := _photo_problem(root, key, labels): refused.append(f'{str(key)!r}: {why}')
+        if why := _decision_problem(root, key, labels): refused.append(f'{str(key)!r}: {why}')
         elif action != DELETE and action not in labels:
             refused.append(f'{str(key)!r}: {action!r} is neither {DELETE!r} nor a label')
         else: res[Path(*PurePosixPath(str(key).replace('\\', '/')).parts)] = action
@@ -157,7 +157,7 @@ def _csv_rows(fn:Path, needed=('file', 'action'))->list: # dicts with lower-case
         header = [h.strip().lower() for h in rows[0]] if rows else []
         if set(needed) <= set(header): return [dict(zip(header, r)) for r in rows[1:] if ''.join(r).strip()]  # not blank lines
     first = text.splitlines()[0] if text else ''
-    raise UserError(f"{fn} needs a 'file' and an 'action' column, separated by commas or semicolons; its first line is {first!r}")
+    raise UserError(f"{fn} needs a 'file' and an 'action' column, separated by commas, semicolons or tabs; its first line is {first!r}")
 
 def read_decisions(fn:Path)->dict: # photo -> 'delete' or a label
     "The rows of the CSV file `fn` (with `file` and `action` columns) that have an action other than 'keep'"

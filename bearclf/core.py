@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['BEAR_TYPES', 'NOT_A_BEAR', 'CONFIDENCE_DECIMALS', 'MODEL_FORMAT', 'CARD_KEYS', 'UserError', 'data_home',
-           'photos_source', 'photo_key', 'utc_now', 'Prediction', 'ModelError', 'read_card']
+           'photos_source', 'photo_key', 'utc_now', 'Prediction', 'ModelError', 'file_sha256', 'read_card']
 
 # %% ../nbs/api/00_core.ipynb #d371ca64
 import hashlib, json, os, time
@@ -70,6 +70,10 @@ _JSON_KINDS = {list: 'an array', str: 'a string', int: 'a number', float: 'a num
 class ModelError(UserError):
     "A model folder that can't be loaded: missing, changed, or written by an incompatible version"
 
+def file_sha256(fn:Path)->str: # hex
+    "The SHA-256 of the file `fn`, read in chunks (a model's weights can be hundreds of megabytes)"
+    with open(fn, 'rb') as f: return hashlib.file_digest(f, 'sha256').hexdigest()
+
 def read_card(model_dir:Path)->dict: # the checked model card
     "Read `model_dir/model_card.json`, checking its format and keys, and that `model.safetensors` is the file it describes"
     model_dir = Path(model_dir)
@@ -89,6 +93,6 @@ def read_card(model_dir:Path)->dict: # the checked model card
     if missing:
         raise ModelError(f"{card_file} lacks {', '.join(missing)}: it was edited or damaged; retrain the model (bearclf train)")
     if not weights.exists(): raise ModelError(f"{weights} is missing")
-    if hashlib.sha256(weights.read_bytes()).hexdigest() != card['weights_sha256']:
+    if file_sha256(weights) != card['weights_sha256']:
         raise ModelError(f"{weights} is not the file its model card describes (SHA-256 differs): it was changed or damaged")
     return card

@@ -265,7 +265,7 @@ def save_model(learn:Learner, # from `train_bears`
             _write_atomically(out/'model.pkl', learn.export)
             weights = {k: v.contiguous() for k,v in learn.model.state_dict().items()}
             _write_atomically(out/'model.safetensors', lambda tmp: save_file(weights, tmp))
-            card.update(format=MODEL_FORMAT, weights_sha256=hashlib.sha256((out/'model.safetensors').read_bytes()).hexdigest())
+            card.update(format=MODEL_FORMAT, weights_sha256=file_sha256(out/'model.safetensors'))
             text = json.dumps(card, indent=2) + '\n'
             _write_atomically(out/'model_card.json', lambda tmp: tmp.write_text(text, encoding='utf-8'))
     distrib_barrier()  # the others go on when the folder is complete

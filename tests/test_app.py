@@ -114,7 +114,7 @@ def test_app_classifies_uploads_in_a_browser(browser, app_url, prediction_log, s
 def two_logged_predictions(shared_data, tmp_path)->Path: # the log's file
     "A prediction log holding what the app logs for a grizzly and a cat (the test above checks the app logs that)"
     from PIL import Image
-    from bearclf.inference import NOT_A_BEAR, Prediction
+    from bearclf.core import NOT_A_BEAR, Prediction
     from bearclf.log import PredictionLog
     grizzly = sorted((shared_data/'bears'/'grizzly').glob('*.jpg'))[0]
     cat = sorted((shared_data/'not_bears').rglob('*.jpg'))[0]

@@ -5,13 +5,13 @@ import os, shutil, signal, sqlite3, subprocess, sys, textwrap, time
 from pathlib import Path
 import pytest
 from PIL import Image
-from bearclf.inference import Prediction
+from bearclf.core import Prediction
 from bearclf.log import PredictionLog
 
 WRITER = textwrap.dedent('''
     import os, sys
     from PIL import Image
-    from bearclf.inference import Prediction
+    from bearclf.core import Prediction
     from bearclf.log import PredictionLog
     path, writer, n, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     log = PredictionLog(path)

@@ -5,7 +5,7 @@ import json, subprocess, sys
 import pytest
 from PIL import Image
 from scipy.stats import ks_2samp
-from bearclf.inference import NOT_A_BEAR, Prediction
+from bearclf.core import NOT_A_BEAR, Prediction
 from bearclf.log import PredictionLog
 from bearclf.report import DRIFT_MIN_RECENT, drift, rollout_report
 
