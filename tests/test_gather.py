@@ -914,3 +914,15 @@ def test_gather_reads_and_writes_its_files_as_utf8_whatever_the_locale(web, monk
                          capture_output=True, text=True, encoding='utf-8', env=env, timeout=100)
     assert res.returncode == 0, res.stderr[-3000:]
     assert len(rejected(tmp_path/'dest')) == 4 and len(rejected(tmp_path/'web')) == 0
+
+def test_a_heic_phone_photo_is_gathered_not_rejected(tmp_path):
+    "gather decodes with the loader training uses, which reads HEIC through pillow-heif (the photo an iPhone takes)"
+    import pillow_heif
+    src = tmp_path/'src'
+    make_bear_folder(src)
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(photo('F', size=(256, 192))).save(buf)
+    (src/'grizzly'/'phone.heic').write_bytes(buf.getvalue())
+    dest = gather_folder(src, tmp_path/'dest')
+    assert [row for row in rejected(dest) if 'phone' in row[0]] == []
+    assert (dest/'grizzly'/'phone.heic').read_bytes() == buf.getvalue()
