@@ -483,17 +483,17 @@ def gather_search(dest:Path,                 # the dataset folder to fill
         failed, downloads, skipped = failed_urls(dest), L(), 0
         for label in labels:
             gone = {Path(p).stem: why for p,why in rejected(dest) if Path(p).parent.name == label}
-            res = {}
-            for u in dict.fromkeys(found[label]):
+            urls, res = list(dict.fromkeys(found[label])), {}  # each URL once, in the search's order
+            for u in urls:
                 if url_stem(u) in gone: res[u] = Download(u, 'rejected', reason=gone[url_stem(u)])
                 elif u in failed and (permanent_failure(failed[u][0]) or failed[u][1] >= GIVE_UP_AFTER):
                     res[u], skipped = Download(u, 'failed', reason=failed[u][0]), skipped + 1
-            tried = download_images([u for u in dict.fromkeys(found[label]) if u not in res], dest/label, **kwargs)
+            tried = download_images([u for u in urls if u not in res], dest/label, **kwargs)
             for d in tried:
                 if d.status == 'failed': failed[d.url] = (d.reason, failed.get(d.url, ('', 0))[1] + 1)
                 else: failed.pop(d.url, None)
             res.update({d.url: d for d in tried})
-            downloads += [res[u] for u in dict.fromkeys(found[label])]
+            downloads += [res[u] for u in urls]
         _write_failed(dest, failed)
         save_report(downloads, dest/'downloads.csv')
         again = f'; {skipped} that failed before not tried again' if skipped else ''

@@ -11,7 +11,7 @@ __all__ = ['OFFLINE_ARCHS', 'DEFAULT_ARCH', 'IMAGENET_BEAR_CLASSES', 'DEFAULT_RE
 # %% ../nbs/api/04_train.ipynb #425aa7a5
 from .core import *
 from .data import *
-from .gather import get_bears
+from .gather import get_bears, image_problem
 import ctypes, hashlib, importlib, json, os, platform, shutil, time, urllib.error, urllib.request
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, asdict, field
@@ -119,10 +119,6 @@ def bear_learner(dls:DataLoaders,       # e.g. from `Recipe.dataloaders`
     return learn.to_channelslast(use_amp=False)  # NHWC convolutions are faster on CPUs (and on GPUs)
 
 # %% ../nbs/api/04_train.ipynb #c79b76f3
-def _photo_problem(fn:Path)->str|None: # why training can't open `fn`, or `None`
-    try: open_photo(fn)
-    except BadPhoto as e: return str(e)
-
 def check_photos(path:Path)->L: # the photo files
     "Raise a clear error unless `path` holds readable photos in at least two `<label>/` folders"
     path = Path(path)
@@ -131,7 +127,7 @@ def check_photos(path:Path)->L: # the photo files
     if not fns: raise UserError(f"no photos in {path}: expected {path}/<label>/<photo>.jpg, one folder per label")
     labels = sorted({fn.parent.name for fn in fns})
     if len(labels) < 2: raise UserError(f"only one label ({labels[0]}) in {path}: a classifier needs photos of at least two")
-    problems = parallel(_photo_problem, fns, threadpool=True, progress=False)
+    problems = parallel(image_problem, fns, threadpool=True, progress=False)  # gather's check: both use `open_photo`
     if broken := [f'{fn.relative_to(path)} ({p})' for fn,p in zip(fns, problems) if p]:
         raise UserError(f"{len(broken)} photo(s) in {path} can't be read: {'; '.join(broken[:5])}"
                          + ('…' if len(broken) > 5 else '') + ". bearclf.gather.clean_photos moves them aside")
