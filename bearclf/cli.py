@@ -14,17 +14,27 @@ from pathlib import Path
 # %% ../nbs/api/09_cli.ipynb #85a14fec
 def _gather(args):
     from bearclf.gather import gather_folder, gather_search
-    path = gather_folder(args.src, args.out) if args.src else gather_search(args.out, max_images=args.max_images, backend=args.backend)
+    if args.labels and not args.out: raise UserError('say which folder the photos of your labels go in: --out DIR')
+    out = args.out or data_home()/'bears'
+    if args.src: path = gather_folder(args.src, out)
+    else:
+        labels = dict(labels=args.labels, query=args.query) if args.labels else {}  # else the course's bears
+        path = gather_search(out, max_images=args.max_images, backend=args.backend, **labels)
     print(f'photos in {path}')
 
 def _train(args):
     from fastai.torch_core import rank_distrib
-    from bearclf.train import DEFAULT_RECIPE, Recipe, save_model, train_bears
-    recipe = replace(DEFAULT_RECIPE, **{f.name: getattr(args, f.name) for f in fields(Recipe)})
-    card = save_model(train_bears(args.data, recipe, args.arch), args.out)
-    v = card['validation']
+    from bearclf.train import Recipe, save_model, train_bears
+    given = {f.name: getattr(args, f.name) for f in fields(Recipe) if getattr(args, f.name) is not None}
+    card = save_model(train_bears(args.data, given, args.arch, name=args.name, description=args.description), args.out)
+    v, choice, r = card['validation'], card['recipe_choice'], card['recipe']
     if rank_distrib() == 0:  # under `accelerate launch`, one summary, not one per process
-        print(f"accuracy {v['accuracy']:.1%} on {v['photos']} validation photos, trained in {card['train_seconds']:.0f}s; model in {args.out}")
+        knows = 'knows' if choice['linear_probe'] >= choice['familiar_above'] else "doesn't know"
+        print(f"recipe: {card['architecture']} at {r['size']} px, the head for {r['freeze_epochs']} epochs, then the whole "
+              f"model for {r['epochs']} (ImageNet {knows} these classes: a linear probe on its features gets "
+              f"{choice['linear_probe']:.1%})" + ('' if choice['suggested'] else ', with your changes'))
+        print(f"accuracy {v['accuracy']:.1%} on {v['photos']} validation photos, trained in {card['train_seconds']:.0f}s; "
+              f"photos that are none of {', '.join(card['classes'])} get {card['domain']['outside_label']}; model in {args.out}")
 
 def _review(args):
     from bearclf.clean import save_review
@@ -43,13 +53,13 @@ def _undo(args):
 
 def _predictor(args):
     from bearclf.inference import Predictor
-    if not args.pickle: return Predictor.load(args.model, check_bear=args.bear_check)
+    if not args.pickle: return Predictor.load(args.model, check_domain=args.domain_check)
     print(f'bearclf {args.command}: warning: loading {args.model}/model.pkl runs any code in it; only use files you trust', file=sys.stderr)
     from fastai.learner import load_learner
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # fastai's own pickle warning: we just gave ours
         learn = load_learner(Path(args.model)/'model.pkl')
-    return Predictor.from_learner(learn, read_card(args.model), check_bear=args.bear_check)
+    return Predictor.from_learner(learn, read_card(args.model), check_domain=args.domain_check)
 
 def _predict(args):
     from bearclf.log import open_log, predict_and_log
@@ -111,7 +121,7 @@ def _review_list(args):
         said = '' if not args.all else '\t' + (row.truth if isinstance(row.truth, str) else 'wrong' if isinstance(row.reviewed, str) else '')
         print(f'{row.id}\t{row.time}\t{row.file}\t{row.label}\t{row.probability:.3f}{said}')
     print(f'{len(rows)} prediction(s)' + (f', photos in {args.photos}' if args.photos and len(rows) else '') +
-          ('; say what they show with: bearclf review mark ID VERDICT ... (VERDICT: right, wrong, a class or not_a_bear)' if len(rows) else ''),
+          ('; say what they show with: bearclf review mark ID VERDICT ... (VERDICT: right, wrong, a class, or not_a_bear / none_of_these)' if len(rows) else ''),
           file=sys.stderr)
 
 def _review_mark(args):
@@ -148,13 +158,15 @@ def _at_least_one(text:str)->int:
 # %% ../nbs/api/09_cli.ipynb #1084efd3
 def _train_options(p:argparse.ArgumentParser):
     from fastcore.docments import docments
-    from bearclf.train import DEFAULT_ARCH, DEFAULT_RECIPE, OFFLINE_ARCHS, Recipe
-    p.add_argument('--arch', default=DEFAULT_ARCH, help=f'timm model name; anything but {", ".join(OFFLINE_ARCHS)} needs the internet (default: %(default)s)')
+    from bearclf.train import DEFAULT_RECIPE, OFFLINE_ARCHS, Recipe
+    p.add_argument('--name', help="what people call the model, shown by the app (default: the data folder's name; bears: Which bear is it?)")
+    p.add_argument('--description', help='what it tells apart, in a sentence, shown by the app (default: its classes)')
+    p.add_argument('--arch', help=f'timm model name; anything but {", ".join(OFFLINE_ARCHS)} needs the internet (default: chosen for the photos)')
     helps = docments(Recipe)  # the comments beside `Recipe`'s fields
-    for f in fields(Recipe):
+    for f in fields(Recipe):  # each defaults to the recipe chosen for the photos (bearclf.domain.suggest_recipe)
         default, opt = getattr(DEFAULT_RECIPE, f.name), f'--{f.name.replace("_", "-")}'
         kind = dict(action=argparse.BooleanOptionalAction) if isinstance(default, bool) else dict(type=type(default), metavar=type(default).__name__.upper())
-        p.add_argument(opt, default=default, help=f'{helps[f.name]} (default: {default})', **kind)
+        p.add_argument(opt, help=f'{helps[f.name]} (default: chosen for the photos)', **kind)
 
 def _log_options(p:argparse.ArgumentParser):
     p.add_argument('--log', type=Path, help='SQLite file to log each prediction in (default: $BEARCLF_LOG, else predictions.sqlite in the bearclf home)')
@@ -171,15 +183,17 @@ class _Parser(argparse.ArgumentParser):
 def parser(command:str=None, # the command about to run: `train`'s options are built only for `train` (or `None`)
           )->argparse.ArgumentParser:
     "The `bearclf` command line"
-    p = _Parser('bearclf', debug_default=False, description='A bear classifier, from gathering photos to an app (Deep Learning for Coders, chapter 2).')
+    p = _Parser('bearclf', debug_default=False, description="An image classifier, the book's bears or your own labels, from gathering photos to an app (Deep Learning for Coders, chapter 2).")
     sub = p.add_subparsers(dest='command', required=True, metavar='COMMAND')
-    g = sub.add_parser('gather', help='gather photos into class folders', description='Search the web for photos of each bear type, or copy a folder of them, then remove broken photos and near-duplicates.')
-    g.add_argument('--out', type=Path, default=data_home()/'bears', help='the dataset folder to fill (default: %(default)s)')
+    g = sub.add_parser('gather', help='gather photos into class folders', description='Search the web for photos of each label (the bear types unless --labels says), or copy a folder of them, then remove broken photos and near-duplicates.')
+    g.add_argument('--out', type=Path, help=f"the dataset folder to fill (default: {data_home()/'bears'}; say it with --labels)")
     g.add_argument('--from', dest='src', type=Path, help='copy this folder of <label>/ photo folders instead of searching')
+    g.add_argument('--labels', nargs='+', metavar='LABEL', help='search for these labels, one folder each, instead of the bear types')
+    g.add_argument('--query', default='{} photo', help="the search for a label, with {} where the label goes (with --labels; default: '%(default)s')")
     g.add_argument('--max-images', type=int, default=150, help='photos to search for per label (default: %(default)s)')
     g.add_argument('--backend', choices=('ddg', 'bing', 'serpapi'), help='image search backend (default: serpapi if SERPAPI_KEY is set, else ddg; Microsoft retired bing in August 2025)')
     g.set_defaults(run=_gather)
-    t = sub.add_parser('train', help='train a model on a folder of photos', description='Fine-tune a pretrained model; write the model (model.safetensors, and the book\'s model.pkl) and model_card.json to --out.')
+    t = sub.add_parser('train', help='train a model on a folder of photos', description='Train a pretrained model with a recipe chosen for the photos, and learn its "none of these" check; write the model (model.safetensors, and the book\'s model.pkl) and model_card.json to --out.')
     t.add_argument('--data', type=Path, required=True, help='folder of <label>/ photo folders')
     t.add_argument('--out', type=Path, required=True, help='model folder to write')
     if command in (None, 'train'): _train_options(t)
@@ -199,11 +213,11 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     u.add_argument('--data', type=Path, required=True, help='the dataset folder')
     u.set_defaults(run=_undo)
     default_model = data_home()/'models'/'default'
-    pr = sub.add_parser('predict', help='say which bear each photo is', description='Predict photos with a saved model; a bad file is reported and skipped, never fatal.')
+    pr = sub.add_parser('predict', help='say what each photo is', description='Predict photos with a saved model; a photo of none of its classes gets its none-of-these label (not_a_bear for the bear model); a bad file is reported and skipped, never fatal.')
     pr.add_argument('photos', nargs='+', type=Path, metavar='PHOTO', help='photo files')
     pr.add_argument('--model', type=Path, default=default_model, help='model folder from bearclf train (default: %(default)s)')
-    pr.add_argument('--json', action='store_true', help='print one JSON object per photo: file, label, probability, probs (or error)')
-    pr.add_argument('--no-bear-check', dest='bear_check', action='store_false', help="skip the not-a-bear check (for models of other things than bears)")
+    pr.add_argument('--json', action='store_true', help='print one JSON object per photo: file, label, probability, probs, in_domain, domain (or error)')
+    pr.add_argument('--no-domain-check', '--no-bear-check', dest='domain_check', action='store_false', help='skip the "none of these" check: always name a class')
     pr.add_argument('--pickle', action='store_true', help='load model.pkl (the book\'s format: runs code from the file) instead of model.safetensors')
     _log_options(pr)
     pr.set_defaults(run=_predict)
@@ -218,12 +232,12 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     rl = rsub.add_parser('list', help='list the predictions nobody has reviewed (tab-separated: id, time, file, label, probability)')
     rl.add_argument('--all', action='store_true', help='list every prediction, with a sixth column: the true label, or wrong, for those reviewed')
     rl.add_argument('--photos', type=Path, metavar='DIR', help='also write each photo to DIR/<id>.jpg, to look at')
-    rm = rsub.add_parser('mark', help='keep verdicts: pairs of a prediction id and right, wrong, a class or not_a_bear')
+    rm = rsub.add_parser('mark', help="keep verdicts: pairs of a prediction id and right, wrong, a class, or the model's none-of-these label")
     rm.add_argument('verdicts', nargs='+', metavar='ID VERDICT', help='e.g. 12 right 13 teddy 14 not_a_bear')
     ra = rsub.add_parser('app', help='review in the browser, served with Voila')
     ra.add_argument('--port', type=int, default=8867, help='port on 127.0.0.1 (default: %(default)s)')
     ra.add_argument('--no-browser', action='store_true', help="don't open a browser")
-    re = rsub.add_parser('export', help='write the reviewed photos of bears into <label>/ folders, to train on')
+    re = rsub.add_parser('export', help="write the reviewed photos of the model's classes into <label>/ folders, to train on")
     re.add_argument('--out', type=Path, required=True, help='folder of <label>/ folders to add to (nothing is overwritten)')
     for action, run in ((rl, _review_list), (rm, _review_mark), (ra, _review_app), (re, _review_export)):
         _log_to_read(action)

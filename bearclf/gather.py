@@ -477,7 +477,8 @@ def gather_search(dest:Path,                 # the dataset folder to fill
                   **kwargs,                  # passed to `download_images`
                  )->Path:                    # `dest`
     "Search for and download photos of each label into `dest/<label>/`, then clean them"
-    dest, backend = Path(dest), backend or default_backend()
+    dest, backend, labels = Path(dest), backend or default_backend(), list(dict.fromkeys(map(check_label, labels)))
+    if '{}' not in query: raise UserError(f"the query {query!r} has no {{}} for the label: e.g. '{{}} photo'")
     with _locked(dest):
         found = {label: _search_once(dest/label, query.format(label), max_images, backend) for label in labels}
         failed, downloads, skipped = failed_urls(dest), L(), 0

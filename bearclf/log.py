@@ -9,7 +9,7 @@ __all__ = ['THUMB_PX', 'PHOTO_PX', 'jpeg_thumbnail', 'default_log', 'PredictionL
 from .core import *
 from contextlib import closing
 from fastcore.basics import patch
-import hashlib, io, json, os, sqlite3
+import hashlib, io, json, os, sqlite3, time
 from pathlib import Path
 import pandas as pd
 from PIL import Image
@@ -35,15 +35,17 @@ _TABLES = ["""CREATE TABLE IF NOT EXISTS predictions (
     photo BLOB NOT NULL,         -- a JPEG at most PHOTO_PX: once reviewed, it can become training data
     file TEXT,                   -- the file's name, if it had one
     model TEXT NOT NULL,         -- the model card's weights_sha256
-    label TEXT NOT NULL,         -- a class, or not_a_bear
+    label TEXT NOT NULL,         -- a class, or the model's label for none of them (not_a_bear, none_of_these)
     probability REAL NOT NULL,
     probs TEXT NOT NULL,         -- JSON: each class's probability
-    bear REAL                    -- the not-a-bear check's bear probability (NULL when it was off)
+    domain REAL                  -- the none-of-these check's score: ImageNet's share on the model's domain classes;
+                                 -- NULL when it was off
 )""", """CREATE TABLE IF NOT EXISTS reviews (  -- what a person said of a prediction; the latest word counts
     prediction INTEGER PRIMARY KEY REFERENCES predictions(id),
     time TEXT NOT NULL,
     right INTEGER NOT NULL,      -- 1 if the label was right, else 0
-    truth TEXT                   -- what the photo really shows (a class, or not_a_bear); NULL if only known to be wrong
+    truth TEXT                   -- what the photo really shows (a class, or the model's label for none of them);
+                                 -- NULL if only known to be wrong
 )"""]
 
 # %% ../nbs/api/07b_log.ipynb #636c5574
@@ -55,15 +57,27 @@ def default_log()->Path|None: # `None` when logging is off
 # %% ../nbs/api/07b_log.ipynb #e32fc9b1
 def _columns(db:sqlite3.Connection, table:str)->list: return [c[1] for c in db.execute(f'PRAGMA table_info({table})')]
 
+_ADDED_LATER = {'photo', 'domain'} # columns an older log may lack: opening it adds them
+
 def _not_a_log(db:sqlite3.Connection)->str|None: # what makes `db` someone else's database, or `None`
     "Why the database `db` is not a prediction log (an empty one is a new log)"
     with closing(sqlite3.connect(':memory:')) as ours:  # an empty log, to compare tables with
         for table in _TABLES: ours.execute(table)
         tables = [t for t, in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
         for table in ('predictions', 'reviews'):
-            lacks = set(_columns(ours, table)) - set(_columns(db, table)) - {'photo'}  # `photo` came later: added below
+            lacks = set(_columns(ours, table)) - set(_columns(db, table)) - _ADDED_LATER  # added below
             if table in tables and lacks: return f"its {table} table has no {', '.join(sorted(lacks))}"
     if tables and 'predictions' not in tables: return f"its tables are {', '.join(tables)}"
+
+def _wal(db:sqlite3.Connection, seconds:float=60)->str: # the journal mode SQLite settled on: 'wal', unless it can't
+    "Switch `db` to WAL, waiting up to `seconds` for other processes switching it too"
+    # switching says 'locked' at once, without the connection's timeout, when others are opening the file as well
+    deadline = time.monotonic() + seconds
+    while True:
+        try: return db.execute('PRAGMA journal_mode=WAL').fetchone()[0]
+        except sqlite3.OperationalError as e:
+            if 'locked' not in str(e) or time.monotonic() > deadline: raise
+            time.sleep(0.05)
 
 def _connect(path:Path)->sqlite3.Connection:
     "Open the log at `path` as the list above says, making or updating its tables"
@@ -71,7 +85,7 @@ def _connect(path:Path)->sqlite3.Connection:
     # autocommit: each INSERT is its own transaction; wait up to a minute for other writers
     db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
     try:
-        mode = db.execute('PRAGMA journal_mode=WAL').fetchone()[0]
+        mode = _wal(db)
         if mode != 'wal': raise UserError(f"the prediction log {path} can't be shared by several processes there (SQLite "
                                           f"keeps journal mode {mode}, not wal): put it on a local disk")
         db.execute('PRAGMA synchronous=FULL')
@@ -83,6 +97,9 @@ def _connect(path:Path)->sqlite3.Connection:
             for table in _TABLES: db.execute(table)
             if 'photo' not in _columns(db, 'predictions'):  # a log from before photos were kept: their rows have none
                 db.execute('ALTER TABLE predictions ADD COLUMN photo BLOB')
+            if 'domain' not in _columns(db, 'predictions'):  # a log from before the "none of these" check
+                db.execute('ALTER TABLE predictions ADD COLUMN domain REAL')
+                db.execute('UPDATE predictions SET domain = bear')  # the bear gate's score: the same kind of number
         except BaseException:
             db.execute('ROLLBACK'); raise
         db.execute('COMMIT')
@@ -117,13 +134,13 @@ class PredictionLog:
            )->int:                 # the new row's id
         "Log `pred`, made by `model` on image `im`"
         row = (utc_now(), hashlib.sha256(im.tobytes()).hexdigest(), jpeg_thumbnail(im), jpeg_thumbnail(im, PHOTO_PX),
-               pred.file, model, pred.label, pred.probability, json.dumps(pred.probs), pred.bear)
+               pred.file, model, pred.label, pred.probability, json.dumps(pred.probs), pred.domain)
         return self.db.execute('INSERT INTO predictions (time, image_sha256, thumbnail, photo, file, model, label, '
-                               'probability, probs, bear) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', row).lastrowid
+                               'probability, probs, domain) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', row).lastrowid
 
     def frame(self)->pd.DataFrame: # a row per prediction, oldest first, no images; `right`, `truth` empty until reviewed
         "The log as a table, with each prediction's review"
-        df = pd.read_sql('SELECT p.id, p.time, image_sha256, file, model, label, probability, probs, bear, '
+        df = pd.read_sql('SELECT p.id, p.time, image_sha256, file, model, label, probability, probs, domain, '
                          'r.time AS reviewed, r.right, r.truth '
                          'FROM predictions p LEFT JOIN reviews r ON r.prediction = p.id ORDER BY p.id', self.db)
         df['probs'] = df['probs'].map(json.loads)
@@ -144,10 +161,11 @@ class PredictionLog:
 # %% ../nbs/api/07b_log.ipynb #28a48a0a
 @patch
 def mark(self:PredictionLog, id:int, # a prediction's id, as in `frame()`
-         verdict:str):               # 'right', 'wrong', or what the photo really shows: a class or `NOT_A_BEAR`
+         verdict:str):               # 'right', 'wrong', or what the photo shows: a class, or `outside_label`
     "Keep a person's verdict on prediction `id`; a later one replaces it"
     label, probs = self.prediction(id, 'label, probs')
-    truths = [*json.loads(probs), NOT_A_BEAR]
+    classes = list(json.loads(probs))  # the row's model's classes
+    truths = [*classes, outside_label(classes)]
     if verdict not in ('right', 'wrong', *truths):
         raise UserError(f"unknown verdict {verdict!r}: say right, wrong, or one of {', '.join(truths)}")
     truth = dict(right=label, wrong=None).get(verdict, verdict)

@@ -7,10 +7,10 @@ __all__ = ['to_review', 'ReviewWidget', 'review_app', 'export_reviewed']
 
 # %% ../nbs/api/07c_review.ipynb #8e37299a
 from .core import *
-from .log import NOT_A_BEAR, PredictionLog, open_log
+from .log import PredictionLog, open_log
 from collections import Counter, defaultdict
 from fastcore.basics import patch
-import html
+import html, json
 from pathlib import Path
 import ipywidgets as widgets
 import pandas as pd
@@ -27,19 +27,25 @@ def photo(self:PredictionLog, id:int)->bytes: # a JPEG
     return self.prediction(id, 'coalesce(photo, thumbnail)')[0]
 
 # %% ../nbs/api/07c_review.ipynb #5bbb577e
+def _class_words(c:str, classes:list)->str: # the bear model's buttons say "It's black", not "It's black bear"
+    return c if about_bears(classes) else label_words(c, classes)
+
 def _answers(label:str, classes:list)->list: # `(button text, verdict)` pairs
-    others = [c for c in [*classes, NOT_A_BEAR] if c != label]
-    return ([('Right', 'right')] + [("Not a bear" if c == NOT_A_BEAR else f"It's {c}", c) for c in others]
+    outside = outside_label(classes)
+    def said(c): return label_words(c, classes).capitalize() if c == outside else f"It's {_class_words(c, classes)}"
+    return ([('Right', 'right')] + [(said(c), c) for c in [*classes, outside] if c != label]
             + [("Wrong, can't tell", 'wrong'), ('Skip', None)])
+
+def _title(classes:list)->str: # HTML
+    return f"<h2>Was the {'bear ' if about_bears(classes) else ''}classifier right?</h2>"
 
 class ReviewWidget(widgets.VBox):
     "Go through the predictions in `log` nobody has reviewed, one photo at a time, and keep what the reviewer says"
     def __init__(self, log:PredictionLog):
         self.prediction_log, self.queue, self.position = log, to_review(log), 0
         self.photo = widgets.Image(format='jpeg', layout=widgets.Layout(max_width='400px', max_height='400px'))
-        self.said, self.progress, self.answers = widgets.HTML(), widgets.Label(), widgets.HBox()
-        title = widgets.HTML('<h2>Was the bear classifier right?</h2>')
-        super().__init__([title, self.progress, self.photo, self.said, self.answers])
+        self.title, self.said, self.progress, self.answers = widgets.HTML(), widgets.HTML(), widgets.Label(), widgets.HBox()
+        super().__init__([self.title, self.progress, self.photo, self.said, self.answers])
         self.show()
 
     def show(self):
@@ -48,13 +54,20 @@ class ReviewWidget(widgets.VBox):
         self.progress.value = (f'{len(self.queue)} prediction(s) reviewed or skipped: nothing left to review.'
                                if done else f'Prediction {self.position+1} of {len(self.queue)} to review')
         self.photo.layout.display = 'none' if done else None
-        if done: self.said.value, self.answers.children = '', (); return
+        if done:
+            if not self.title.value:  # nothing was left to review: the title of the model that made the latest prediction
+                logged = self.prediction_log.frame().probs
+                self.title.value = _title(list(logged.iloc[-1]) if len(logged) else [])
+            self.said.value, self.answers.children = '', ()
+            return
         row = self.queue.iloc[self.position]
+        classes = list(row.probs)
+        self.title.value = _title(classes)
         self.photo.value = self.prediction_log.photo(row.id)
-        said = 'not a bear' if row.label == NOT_A_BEAR else f'{row.label} bear'
         name = row.file if isinstance(row.file, str) and row.file else 'A photo'  # a missing name is NaN in the frame
-        self.said.value = f'<p>{html.escape(name)}: the model said <b>{said}</b>, {row.probability:.0%} sure.</p>'
-        self.answers.children = [self._button(text, verdict) for text, verdict in _answers(row.label, list(row.probs))]
+        self.said.value = (f'<p>{html.escape(name)}: the model said <b>{html.escape(label_words(row.label, classes))}</b>, '
+                           f'{row.probability:.0%} sure.</p>')
+        self.answers.children = [self._button(text, verdict) for text, verdict in _answers(row.label, classes)]
 
     def _button(self, text, verdict):
         b = widgets.Button(description=text, button_style='success' if verdict == 'right' else '')
@@ -80,18 +93,18 @@ def review_app(log:Path=None, # default: `default_log()`
 def export_reviewed(log:PredictionLog, # reviewed with `PredictionLog.mark` or a `ReviewWidget`
                     dest:Path,         # the dataset folder: `<label>/` folders are made in it as needed
                    )->Counter:         # how many reviewed predictions went each way
-    "Write each reviewed photo of a bear into `dest/<true label>/`, as training data, never overwriting"
+    "Write each reviewed photo of one of its model's classes into `dest/<true label>/`, as training data, never overwriting"
     dest = Path(dest)
-    reviewed = log.db.execute('SELECT image_sha256, photo, truth FROM predictions '
+    reviewed = log.db.execute('SELECT image_sha256, photo, truth, probs FROM predictions '
                               'JOIN reviews ON reviews.prediction = predictions.id ORDER BY predictions.id').fetchall()
     truths = defaultdict(set)
-    for sha, _, truth in reviewed:
+    for sha, _, truth, _ in reviewed:
         if truth: truths[sha].add(truth)
     outcome = Counter()
-    for sha, photo, truth in reviewed:
-        target = dest/str(truth)/f'{sha[:16]}.jpg'
+    for sha, photo, truth, probs in reviewed:
+        target, classes = dest/str(truth)/f'{sha[:16]}.jpg', list(json.loads(probs))  # the classes of the row's model
         if truth is None: outcome['true label unknown'] += 1
-        elif truth == NOT_A_BEAR: outcome['not a bear'] += 1
+        elif truth == outside_label(classes): outcome[label_words(truth, classes)] += 1  # 'not a bear', 'none of these'
         elif len(truths[sha]) > 1: outcome['reviewers disagree'] += 1
         elif photo is None: outcome['no photo kept'] += 1
         elif target.exists(): outcome['already exported'] += 1

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['OFFLINE_ARCHS', 'DEFAULT_ARCH', 'IMAGENET_BEAR_CLASSES', 'DEFAULT_RECIPE', 'offline_weights', 'hub_reachable',
            'use_offline_weights', 'zero_shot', 'bear_learner', 'check_photos', 'RandomGreyscale', 'default_workers',
-           'Recipe', 'kept_memory', 'train_bears', 'model_card', 'model_lock', 'save_model', 'load_trained',
-           'trained_bears']
+           'Recipe', 'kept_memory', 'default_name', 'default_description', 'train_bears', 'model_card', 'model_lock',
+           'save_model', 'load_trained', 'trained_bears']
 
 # %% ../nbs/api/04_train.ipynb #425aa7a5
 from .core import *
@@ -14,7 +14,7 @@ from .data import *
 from .gather import get_bears, image_problem
 import ctypes, hashlib, importlib, json, os, platform, shutil, time, urllib.error, urllib.request
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, asdict, field
+from dataclasses import dataclass, asdict, field, replace
 from pathlib import Path
 import fastai, timm, torch, torchvision
 from fastai.vision.all import *
@@ -127,6 +127,7 @@ def check_photos(path:Path)->L: # the photo files
     if not fns: raise UserError(f"no photos in {path}: expected {path}/<label>/<photo>.jpg, one folder per label")
     labels = sorted({fn.parent.name for fn in fns})
     if len(labels) < 2: raise UserError(f"only one label ({labels[0]}) in {path}: a classifier needs photos of at least two")
+    for label in labels: check_label(label)  # each becomes a class, and a folder wherever the model's photos go
     problems = parallel(image_problem, fns, threadpool=True, progress=False)  # gather's check: both use `open_photo`
     if broken := [f'{fn.relative_to(path)} ({p})' for fn,p in zip(fns, problems) if p]:
         raise UserError(f"{len(broken)} photo(s) in {path} can't be read: {'; '.join(broken[:5])}"
@@ -149,9 +150,9 @@ def default_workers()->int: # for `Recipe.workers`
 
 @dataclass
 class Recipe:
-    "How to train a bear classifier"
+    "How to train a classifier"
     size:int=224          # photos are trained, validated and predicted at `size` x `size` pixels
-    min_scale:float=0.5   # `RandomResizedCrop` keeps at least this share of each training photo
+    min_scale:float=0.5   # `RandomResizedCrop` keeps at least this share of each training photo; 1: all (`Resize`)
     greyscale:float=0.0   # share of training photos shown without colour (`RandomGreyscale`)
     augment:bool=True     # apply `aug_transforms()` to each training batch
     bs:int=64             # photos per batch
@@ -159,11 +160,13 @@ class Recipe:
     freeze_epochs:int=3   # epochs that train only the head
     epochs:int=0          # epochs that then train the whole model
     lr:float=1e-3         # base learning rate of `fine_tune`
+    lr_mult:float=100     # the head's learning rate over the body's first layers', when the whole model trains
     workers:int=field(default_factory=default_workers) # processes loading photos beside training
 
     def item_tfms(self)->list:
         "Each photo's transforms: a random crop (and maybe grey) when training, the centre when validating and predicting"
-        return [RandomResizedCrop(self.size, min_scale=self.min_scale)] + ([RandomGreyscale(self.greyscale)] if self.greyscale else [])
+        crop = RandomResizedCrop(self.size, min_scale=self.min_scale) if self.min_scale < 1 else Resize(self.size)
+        return [crop] + ([RandomGreyscale(self.greyscale)] if self.greyscale else [])
 
     def dataloaders(self, path:Path, seed:int=42, splitter=None)->DataLoaders:
         "The `DataLoaders` this recipe trains on (`seed` and `splitter` as in `bears_datablock`)"
@@ -206,21 +209,43 @@ def _broadcast(self:DistributedDL, t:list, rank:int)->list:
     return t.cpu().tolist()
 
 # %% ../nbs/api/04_train.ipynb #af27d7d1
-def train_bears(path:Path,                    # `<label>/` folders of photos
-                recipe:Recipe=DEFAULT_RECIPE,
-                arch=DEFAULT_ARCH,            # see `bear_learner`
-                seed:int=42,                  # the validation split's seed, and training's
-                splitter=None,                # another way to split, see `bears_datablock`
-               )->Learner:                    # trained, with `recipe`, `arch`, `train_seconds` and `train_processes` set
-    "Fine-tune a pretrained `arch` on the photos in `path`"
+def default_name(classes:list, path:Path)->str:
+    "What a model of `classes` trained on the photos in `path` is called unless its trainer says: the book's question for bears"
+    return 'Which bear is it?' if about_bears(classes) else Path(path).resolve().name.replace('_', ' ').capitalize()
+
+def default_description(classes:list)->str:
+    "What a model of `classes` tells apart, in a sentence: `'Grizzly, black or teddy.'`"
+    words = [label_words(c, []).removesuffix(' bear') for c in (BEAR_TYPES if about_bears(classes) else classes)]
+    return f"{', '.join(words[:-1])} or {words[-1]}.".capitalize()
+
+def train_bears(path:Path,               # `<label>/` folders of photos
+                recipe:Recipe|dict=None, # default: `suggest_recipe`'s for these photos; a dict: that, with these fields
+                arch=None,               # see `bear_learner`; default: `DEFAULT_ARCH` for a `Recipe`, else the suggested
+                seed:int=42,             # the validation split's seed, and training's
+                splitter=None,           # another way to split, see `bears_datablock`
+                name:str=None,           # what people call the model (default: `default_name`)
+                description:str=None,    # what it tells apart, for people (default: `default_description`)
+               )->Learner:               # trained; what the model card says is set on it (`recipe`, `domain`...)
+    "Train a pretrained `arch` on the photos in `path`, and learn its \"none of these\" check from them"
+    from bearclf.domain import domain_check, suggest_recipe, survey  # `bearclf.domain` builds on this module
     check_photos(path)
-    start = time.perf_counter()
+    seen = survey(path, seed=seed, splitter=splitter)  # ImageNet's view of each photo, split as training splits them
+    suggested, suggested_arch, choice = suggest_recipe(seen)
+    choice['survey_seconds'] = round(seen.seconds, 1)
+    if not isinstance(recipe, Recipe): recipe, arch = replace(suggested, **(recipe or {})), arch or suggested_arch
+    arch = arch or DEFAULT_ARCH
+    choice['suggested'] = (recipe, arch) == (suggested, suggested_arch)
     # the head's first weights, the crops and augmentations are random: the same seed, the same model. Several
     # processes start from the first one's weights, and each draws its own crops
     set_seed(seed + rank_distrib())
+    start = time.perf_counter()
     learn = recipe.learner(recipe.dataloaders(path, seed, splitter), arch)
-    with kept_memory(), _distributed(learn): learn.fine_tune(recipe.epochs, recipe.lr, freeze_epochs=recipe.freeze_epochs)
-    learn.recipe, learn.arch, learn.train_seconds = recipe, arch, time.perf_counter() - start
+    with kept_memory(), _distributed(learn):
+        learn.fine_tune(recipe.epochs, recipe.lr, freeze_epochs=recipe.freeze_epochs, lr_mult=recipe.lr_mult)
+    classes = list(learn.dls.vocab)
+    learn.recipe, learn.arch, learn.recipe_choice, learn.domain = recipe, arch, choice, domain_check(seen, classes)
+    learn.name, learn.description = name or default_name(classes, path), description or default_description(classes)
+    learn.train_seconds = time.perf_counter() - start
     learn.train_processes = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
     return learn
 
@@ -233,8 +258,10 @@ def model_card(learn:Learner)->dict:
     norm = first(t for t in learn.dls.after_batch if isinstance(t, Normalize))
     versions = dict(bearclf=__import__('bearclf').__version__, fastai=fastai.__version__, torch=torch.__version__,
                     timm=timm.__version__, python=platform.python_version())
-    return dict(classes=list(learn.dls.vocab), architecture=arch, library=library, input_size=learn.recipe.size,
+    return dict(name=learn.name, description=learn.description, classes=list(learn.dls.vocab), architecture=arch,
+                library=library, input_size=learn.recipe.size,
                 normalize=dict(mean=norm.mean.flatten().tolist(), std=norm.std.flatten().tolist()), recipe=asdict(learn.recipe),
+                recipe_choice=learn.recipe_choice, domain=learn.domain,
                 validation=dict(accuracy=round(acc, 4), error_rate=round(1-acc, 4), loss=round(losses.mean().item(), 4), photos=len(targets),
                                 confidences=[round(p, CONFIDENCE_DECIMALS) for p in probs.max(1).values.tolist()]),
                 training_photos=len(learn.dls.train_ds), train_seconds=round(learn.train_seconds, 1),
@@ -285,7 +312,8 @@ def load_trained(model_dir:Path, # written by `save_model`
     dls.add_tfms([Normalize.from_stats(card['normalize']['mean'], card['normalize']['std'])], 'after_batch')
     learn = recipe.learner(dls, arch, pretrained=False)
     learn.model.load_state_dict(weights)
-    learn.card, learn.recipe, learn.arch = card, recipe, arch
+    learn.card, learn.recipe, learn.arch, learn.domain = card, recipe, arch, card['domain']
+    learn.name, learn.description, learn.recipe_choice = card['name'], card['description'], card.get('recipe_choice')
     learn.train_seconds, learn.train_processes = card['train_seconds'], card['train_processes']
     return learn
 

@@ -51,7 +51,7 @@ def main():
     book = load_learner(args.model/'model.pkl')
     stock = load_learner(args.model/'model.pkl')
     stock.remove_cb(ChannelsLast)
-    gated, ungated = Predictor.load(args.model), Predictor.load(args.model, check_bear=False)
+    gated, ungated = Predictor.load(args.model), Predictor.load(args.model, check_domain=False)
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     with book.no_bar(), stock.no_bar():

@@ -119,9 +119,9 @@ def two_logged_predictions(shared_data, tmp_path)->Path: # the log's file
     grizzly = sorted((shared_data/'bears'/'grizzly').glob('*.jpg'))[0]
     cat = sorted((shared_data/'not_bears').rglob('*.jpg'))[0]
     log = PredictionLog(tmp_path/'predictions.sqlite')
-    log.add(Prediction(grizzly.name, 'grizzly', 0.97, dict(black=0.02, grizzly=0.97, teddy=0.01), bear=0.9),
+    log.add(Prediction(grizzly.name, 'grizzly', 0.97, dict(black=0.02, grizzly=0.97, teddy=0.01), in_domain=True, domain=0.9),
             Image.open(grizzly).convert('RGB'), 'model')
-    log.add(Prediction(cat.name, NOT_A_BEAR, 0.99, dict(black=0.3, grizzly=0.3, teddy=0.4), bear=0.01),
+    log.add(Prediction(cat.name, NOT_A_BEAR, 0.99, dict(black=0.3, grizzly=0.3, teddy=0.4), in_domain=False, domain=0.01),
             Image.open(cat).convert('RGB'), 'model')
     log.close()
     return log.path
@@ -149,6 +149,40 @@ def test_review_app_keeps_a_verdict_from_the_browser(browser, two_logged_predict
     reviewed = PredictionLog(two_logged_predictions).frame()
     assert reviewed.right.tolist()[0] is True and pd.isna(reviewed.right[1]), reviewed  # right, then skipped
     assert reviewed.truth[0] == reviewed.label[0] == 'grizzly', reviewed
+
+@pytest.mark.time_limit(120)
+def test_review_app_speaks_of_a_sign_models_classes(browser, tmp_path):
+    "A log of a sign-digit model's predictions, reviewed in the browser: its signs and 'None of these', never a bear"
+    from PIL import Image
+    from bearclf.core import NONE_OF_THESE, Prediction
+    from bearclf.log import PredictionLog
+    signs = ['eight', 'five', 'nine', 'seven', 'six']
+    def probs(top): return {c: 0.8 if c == top else 0.05 for c in signs}
+    log = PredictionLog(tmp_path/'predictions.sqlite')
+    log.add(Prediction('hand.jpg', 'five', 0.8, probs('five'), in_domain=True, domain=0.9),
+            Image.new('RGB', (100, 100), 'peru'), 'signs')
+    log.add(Prediction('cat.jpg', NONE_OF_THESE, 0.99, probs('six'), in_domain=False, domain=0.01),
+            Image.new('RGB', (100, 100), 'gray'), 'signs')  # what the photos show doesn't matter here
+    log.close()
+    port = free_port()
+    proc = start_app(port, 60, command=('review', 'app', '--log', str(log.path)))
+    page = browser.new_page(viewport=dict(width=820, height=700))
+    try:
+        page.goto(f'http://127.0.0.1:{port}/', timeout=90_000)
+        page.get_by_text('Prediction 1 of 2 to review').wait_for(timeout=90_000)
+        pages = [page.locator('body').inner_text()]
+        page.get_by_role('button', name='None of these').click()  # the hand is no sign at all, says this reviewer
+        page.get_by_text('Prediction 2 of 2 to review').wait_for(timeout=30_000)
+        pages.append(page.locator('body').inner_text())
+        page.get_by_role('button', name='Right').click()
+        page.get_by_text('nothing left to review').wait_for(timeout=30_000)
+    finally:
+        page.close()
+        stop_app(proc)
+    assert 'Was the classifier right?' in pages[0] and 'the model said five, 80% sure' in pages[0], pages[0]
+    assert "It's six" in pages[0] and 'the model said none of these' in pages[1], pages
+    assert not [p for p in pages if 'bear' in p.lower()], pages
+    assert PredictionLog(log.path).frame().truth.tolist() == [NONE_OF_THESE, NONE_OF_THESE]
 
 
 @pytest.mark.time_limit(600)

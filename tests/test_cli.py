@@ -150,7 +150,7 @@ def test_report_and_review_list_load_no_pytorch(tiny, tmp_path):
     log = PredictionLog(tmp_path/'log.sqlite')
     for i, label in enumerate(card['classes']):
         probs = {c: 0.8 if c == label else 0.1 for c in card['classes']}
-        log.add(Prediction(f'{i}.jpg', label, 0.8, probs, bear=0.9), Image.new('RGB', (16, 16), (60*i, 90, 30)),
+        log.add(Prediction(f'{i}.jpg', label, 0.8, probs, in_domain=True, domain=0.9), Image.new('RGB', (16, 16), (60*i, 90, 30)),
                 card['weights_sha256'])
     log.mark(1, 'right')
     log.close()

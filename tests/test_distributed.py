@@ -49,7 +49,7 @@ def test_two_processes_train_the_model_one_process_does(photos, tmp_path):
     # said (the card keeps their top probabilities, and their accuracy): the folder holds the model they trained
     valid = bears_datablock().datasets(photos).valid.items  # the card's split: the same seed, the same photos
     for d, card in (('one', card1), ('two', card2)):
-        preds = Predictor.load(tmp_path/d, check_bear=False).predict_many(valid)
+        preds = Predictor.load(tmp_path/d, check_domain=False).predict_many(valid)
         said = [round(p.probability, 4) for p in preds]
         assert max(abs(a - b) for a, b in zip(said, card['validation']['confidences'])) <= 2e-4, (d, said, card['validation'])
         right = sum(p.label == fn.parent.name for p, fn in zip(preds, valid))

@@ -11,7 +11,7 @@ from bearclf.data import fake_bears
 from bearclf.core import MODEL_FORMAT, ModelError, UserError, read_card
 from bearclf.core import NOT_A_BEAR
 from bearclf.data import MAX_PHOTO_BYTES, BadPhoto, open_photo
-from bearclf.inference import NOT_A_BEAR_BELOW, Predictor, build_model
+from bearclf.inference import Predictor, build_model
 from bearclf.train import Recipe, save_model, train_bears
 
 @pytest.fixture(scope='module')
@@ -62,7 +62,7 @@ def test_loading_never_unpickles(model_copy, monkeypatch):
     def refuse(*args, **kwargs): raise AssertionError('the safe format must not unpickle anything')
     monkeypatch.setattr(pickle, 'load', refuse); monkeypatch.setattr(pickle, 'loads', refuse)
     monkeypatch.setattr(torch, 'load', refuse)
-    assert Predictor.load(model_copy, check_bear=False).predict(encode(Image.new('RGB', (50, 40), 'brown'), 'PNG')).label
+    assert Predictor.load(model_copy, check_domain=False).predict(encode(Image.new('RGB', (50, 40), 'brown'), 'PNG')).label
 
 def test_changed_weights_are_refused(model_copy):
     with open(model_copy/'model.safetensors', 'r+b') as f:
@@ -197,7 +197,7 @@ def test_variants_are_what_they_claim(odd_photos):
 
 def test_training_sees_each_photo_as_the_predictor_does(trained, odd_photos):
     "Through the training pipeline (the recipe's `DataLoaders`, validation side) and through the `Predictor`: one tensor"
-    predictor = Predictor.load(trained[1], check_bear=False)
+    predictor = Predictor.load(trained[1], check_domain=False)
     recipe = Recipe(**predictor.card['recipe'])
     every_photo_in_both = lambda items: (list(range(len(items))),) * 2  # training needs every label; we read validation
     dls = recipe.dataloaders(odd_photos, splitter=every_photo_in_both)
@@ -326,15 +326,29 @@ def test_predict_many_keeps_order_and_reports_bad_files(predictor, tmp_path):
 
 # --- Not a bear ------------------------------------------------------------------------------------------
 
-def test_the_gate_tells_cats_from_bears(predictor, shared_data):
+@pytest.fixture(scope='module')
+def bear_domain(trained, tmp_path_factory)->Path: # a model folder
+    "The tiny model with the check that the course's photos teach (`bearclf.domain`): ImageNet's three bear classes"
+    model = Path(shutil.copytree(trained[1], tmp_path_factory.mktemp('bear_domain')/'model'))
+    card = json.loads((model/'model_card.json').read_text(encoding='utf-8'))
+    card['domain'].update(imagenet_classes=[294, 295, 850], size=224, threshold=0.07, outside_label=NOT_A_BEAR)
+    (model/'model_card.json').write_text(json.dumps(card), encoding='utf-8')
+    return model
+
+def test_the_domain_check_tells_cats_from_bears(bear_domain, shared_data):
+    "The check sees each photo at its own size (224 px), not at the tiny model's (32 px)"
     cats = sorted((shared_data/'not_bears').rglob('*.jpg'))[:4]
     bears = [sorted((shared_data/'bears'/label).glob('*.jpg'))[3] for label in ('grizzly', 'black', 'teddy')]
+    predictor = Predictor.load(bear_domain)
+    threshold = predictor.card['domain']['threshold']
     for pred in predictor.predict_many(cats):
-        assert pred.label == NOT_A_BEAR and pred.bear < NOT_A_BEAR_BELOW and pred.probability == pytest.approx(1 - pred.bear)
+        assert (pred.label, pred.in_domain) == (NOT_A_BEAR, False), pred
+        assert pred.domain < threshold and pred.probability == pytest.approx(1 - pred.domain), pred
     for pred in predictor.predict_many(bears):
-        assert pred.label != NOT_A_BEAR and pred.bear >= NOT_A_BEAR_BELOW
+        assert pred.label in pred.probs and pred.in_domain and pred.domain >= threshold, pred
 
-def test_without_the_gate_everything_gets_a_class(trained, shared_data):
+def test_without_the_domain_check_everything_gets_a_class(trained, shared_data):
     cat = sorted((shared_data/'not_bears').rglob('*.jpg'))[0]
-    pred = Predictor.load(trained[1], check_bear=False).predict(cat)
-    assert pred.label in pred.probs and pred.bear is None
+    pred = Predictor.load(trained[1], check_domain=False).predict(cat)
+    assert pred.label in pred.probs and (pred.domain, pred.in_domain) == (None, None)
+    assert set(pred.to_dict()) == {'file', 'label', 'probability', 'probs'}  # `predict --json` says nothing of a check

@@ -1,7 +1,9 @@
 """The prediction log under stress: several processes writing at once, a writer killed at a random moment or inside
-`forget`'s transaction, old predictions forgotten while others write, and nothing written when logging is off; and a
-`--log` that can't be a log, from a terminal."""
+`forget`'s transaction, old predictions forgotten while others write, a new log opened by several at once, a log
+from an older bearclf updated by several processes opening it at once, and nothing written when logging is off; and
+a `--log` that can't be a log, from a terminal."""
 import os, shutil, signal, sqlite3, subprocess, sys, textwrap, time
+from contextlib import closing
 from pathlib import Path
 import pytest
 from PIL import Image
@@ -14,9 +16,11 @@ WRITER = textwrap.dedent('''
     from bearclf.core import Prediction
     from bearclf.log import PredictionLog
     path, writer, n, mode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    if mode == 'open-together': print('ready', flush=True); sys.stdin.readline()  # open the log when the others do
     log = PredictionLog(path)
     im = Image.new('RGB', (64, 48), (writer * 40 % 256, 90, 30))
-    def pred(i): return Prediction(f'w{writer}-{i}.jpg', 'grizzly', 0.9, dict(black=0.05, grizzly=0.9, teddy=0.05), bear=0.8)
+    def pred(i): return Prediction(f'w{writer}-{i}.jpg', 'grizzly', 0.9, dict(black=0.05, grizzly=0.9, teddy=0.05),
+                                   in_domain=True, domain=0.8)
     if mode == 'die-in-forget':  # `forget` deletes the reviews, then the predictions, in one transaction: die in between
         for i in range(n): log.add(pred(i), im, 'model')
         for i in range(1, n + 1, 2): log.mark(i, 'wrong')
@@ -107,6 +111,47 @@ def test_forgetting_while_others_write_loses_none_of_their_rows(tmp_path):
     assert sorted(logged.file) == sorted(['old-0.jpg'] + [f'w{w}-{i}.jpg' for w in range(writers) for i in range(n)])
     assert logged.id.is_unique and logged.right.sum() == 1
     log.close()
+
+@pytest.mark.time_limit(60)
+def test_many_opening_a_new_log_at_once_all_get_it(tmp_path):
+    "Six connections opening a new log at the same moment, 100 times over: switching it to WAL makes none of them fail"
+    import threading
+    from bearclf.log import _connect
+    for trial in range(100):  # in about one trial in ten, SQLite told one of the six it was locked, without waiting
+        path, errors, start = tmp_path/f'{trial}.sqlite', [], threading.Barrier(6)
+        def open_it():
+            start.wait()
+            try: _connect(path).close()
+            except Exception as e: errors.append(e)
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        assert not errors, (trial, errors)
+
+# the predictions table as bearclf wrote it before the "none of these" check: `bear`, the not-a-bear gate's score, no `domain`
+OLD_PREDICTIONS = """CREATE TABLE predictions (id INTEGER PRIMARY KEY, time TEXT NOT NULL, image_sha256 TEXT NOT NULL,
+    thumbnail BLOB NOT NULL, photo BLOB NOT NULL, file TEXT, model TEXT NOT NULL, label TEXT NOT NULL,
+    probability REAL NOT NULL, probs TEXT NOT NULL, bear REAL)"""
+
+@pytest.mark.time_limit(120)
+def test_an_old_log_opened_by_writers_at_once_is_updated_once(tmp_path):
+    "Five processes open a log from before `domain` at the same moment: it gets the column once, with `bear` copied in"
+    path, writers, n = tmp_path/'log.sqlite', 5, 20
+    with closing(sqlite3.connect(path)) as db:
+        db.execute('PRAGMA journal_mode=WAL')  # as every bearclf log is
+        db.execute(OLD_PREDICTIONS)
+        db.executemany("INSERT INTO predictions (time, image_sha256, thumbnail, photo, model, label, probability, probs, bear) "
+                       "VALUES ('2026-11-01T10:00:00Z', ?, x'ff', x'ff', 'old', 'teddy', 0.9, ?, ?)",
+                       [(f'sha{i}', '{"black": 0.05, "grizzly": 0.05, "teddy": 0.9}', i/10) for i in range(10)])
+        db.commit()
+    procs = [writer(path, i, n, 'open-together') for i in range(writers)]
+    for p in procs: assert p.stdout.readline() == 'ready\n'
+    for p in procs: p.stdin.write('go\n'); p.stdin.flush()
+    for p in procs: assert p.wait(timeout=100) == 0  # a second ALTER TABLE would have failed one of them
+    logged = PredictionLog(path).frame()
+    assert len(logged) == 10 + writers * n
+    # the old rows' gate scores, copied once: copied again, after a writer's rows went in, theirs would be NULL
+    assert logged.domain.tolist() == [i/10 for i in range(10)] + [0.8] * (writers * n)
 
 @pytest.mark.time_limit(90)
 def test_no_log_writes_nothing_and_the_default_log_writes_each_prediction(shared_data, tmp_path):

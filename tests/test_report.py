@@ -1,13 +1,14 @@
 """`rollout_report` on a log built by hand, every number checked against one worked out by hand from the table below:
 two models, known verdicts (one changed), known probabilities; and a card without confidences, an empty log, a model
-that made nothing, the recent window, and the drift verdict at its thresholds."""
+that made nothing, the recent window, and the drift verdict at its thresholds; and a model that is not about bears,
+reported in its own words."""
 import json, subprocess, sys
 import pytest
 from PIL import Image
 from scipy.stats import ks_2samp
-from bearclf.core import NOT_A_BEAR, Prediction
+from bearclf.core import NONE_OF_THESE, NOT_A_BEAR, Prediction
 from bearclf.log import PredictionLog
-from bearclf.report import DRIFT_MIN_RECENT, drift, rollout_report
+from bearclf.report import DRIFT_MIN_RECENT, drift, report_lines, rollout_report
 
 A, B = 'a'*64, 'b'*64  # the model the card describes, and another one
 CLASSES = ['black', 'grizzly', 'teddy']
@@ -36,13 +37,13 @@ LOG = [( 1, A, 'grizzly',  'grizzly', 0.90, ['right']),
        (19, A, 'teddy',    'teddy',   0.81, []),
        (20, B, 'teddy',    'teddy',   0.66, ['right'])]
 
-def build_log(path, rows):
-    "A log of `rows`, the prediction with id `i` made at second `i` of 2026"
+def build_log(path, rows, classes=CLASSES, outside=NOT_A_BEAR):
+    "A log of `rows` by a model of `classes`, the prediction with id `i` made at second `i` of 2026"
     log = PredictionLog(path)
     for i, model, label, top, conf, verdicts in rows:
-        probs = {c: conf if c == top else (1-conf)/2 for c in CLASSES}
-        gate = label == NOT_A_BEAR
-        pred = Prediction(f'{i}.jpg', label, 0.98 if gate else conf, probs, bear=0.02 if gate else 0.9)
+        probs = {c: conf if c == top else (1-conf)/(len(classes)-1) for c in classes}
+        gate = label == outside
+        pred = Prediction(f'{i}.jpg', label, 0.98 if gate else conf, probs, in_domain=not gate, domain=0.02 if gate else 0.9)
         assert log.add(pred, Image.new('RGB', (16, 16), (i, 80, 40)), model) == i
         for verdict in verdicts: log.mark(i, verdict)
     log.db.execute("UPDATE predictions SET time = printf('2026-01-01T00:00:%02dZ', id)")
@@ -70,7 +71,8 @@ def test_every_number(frame):
                                    'teddy':      dict(black=0, grizzly=0, teddy=2, not_a_bear=1),
                                    NOT_A_BEAR:   dict(black=0, grizzly=1, teddy=0, not_a_bear=1)}
     # A's not_a_bear labels: 9 and 14, of 16; the last 6 of A are 14 15 16 17 18 19
-    assert report['not_a_bear_rate'] == dict(all=pytest.approx(2/16), recent=pytest.approx(1/6))
+    assert (report['classes'], report['outside_label']) == (CLASSES, NOT_A_BEAR)
+    assert report['outside_rate'] == dict(all=pytest.approx(2/16), recent=pytest.approx(1/6))
 
 def test_drift_of_the_recent_window(frame):
     d = rollout_report(frame, CARD, recent=6)['drift']
@@ -86,10 +88,10 @@ def test_drift_of_the_recent_window(frame):
 
 def test_recent_window_longer_or_shorter_than_the_log(frame):
     everything = rollout_report(frame, CARD, recent=100)
-    assert everything['not_a_bear_rate']['recent'] == pytest.approx(2/16)
+    assert everything['outside_rate']['recent'] == pytest.approx(2/16)
     assert everything['drift']['n_recent'] == 16
     last = rollout_report(frame, CARD, recent=1)  # 19: teddy at 0.81, below every reference confidence
-    assert last['not_a_bear_rate']['recent'] == 0
+    assert last['outside_rate']['recent'] == 0
     assert (last['drift']['n_recent'], last['drift']['mean_recent'], last['drift']['statistic']) == (1, pytest.approx(0.81), 1)
     assert last['reviews'] == everything['reviews']  # the window is for the rates and drift only
 
@@ -104,9 +106,10 @@ def test_card_without_confidences(frame):
 def test_empty_log(tmp_path):
     report = rollout_report(PredictionLog(tmp_path/'log.sqlite').frame(), CARD)
     assert report == dict(model=A, predictions=0, first=None, last=None, other_models={}, recent=100,
+                          classes=CLASSES, outside_label=NOT_A_BEAR,
                           reviews=dict(reviewed=0, right=0, accuracy=None, validation_accuracy=0.9),
                           confusion={t: dict.fromkeys([*CLASSES, NOT_A_BEAR], 0) for t in [*CLASSES, NOT_A_BEAR]},
-                          not_a_bear_rate=dict(all=None, recent=None),
+                          outside_rate=dict(all=None, recent=None),
                           drift=dict(n_recent=0, n_reference=8, mean_recent=None, mean_reference=pytest.approx(7.53/8),
                                      statistic=None, p_value=None, verdict='too few'))
     assert json.loads(json.dumps(report)) == report
@@ -133,6 +136,32 @@ def test_drift_through_the_report(tmp_path):
     assert rollout_report(log.frame().iloc[:30], CARD)['drift']['verdict'] == 'drift'
     assert rollout_report(log.frame(), CARD, recent=32)['drift']['verdict'] == 'no drift'
     log.close()
+
+SIGNS = ['eight', 'five', 'nine', 'seven', 'six']
+SIGN_CARD = dict(weights_sha256=A, classes=SIGNS, name='Sign digits', description='Eight, five, nine, seven or six.',
+                 domain=dict(outside_label=NONE_OF_THESE), validation=dict(accuracy=0.9, photos=8, confidences=REFERENCE))
+SIGN_LOG = [(1, A, 'five',        'five', 0.90, ['right']),
+            (2, A, 'six',         'six',  0.70, ['seven']),          # a seven taken for a six
+            (3, A, NONE_OF_THESE, 'nine', 0.40, ['right']),          # a bear turned away: right
+            (4, A, 'nine',        'nine', 0.60, [NONE_OF_THESE]),    # a cat called a nine: wrong
+            (5, A, NONE_OF_THESE, 'six',  0.50, ['six']),            # a six turned away: wrong
+            (6, A, 'eight',       'eight', 0.95, [])]
+
+def test_a_model_not_about_bears_in_its_own_words(tmp_path):
+    "A sign-digit model's report: its label for none of its signs in the confusion table and the rate, no bear anywhere"
+    log = build_log(tmp_path/'log.sqlite', SIGN_LOG, SIGNS, NONE_OF_THESE)
+    report = rollout_report(log.frame(), SIGN_CARD, recent=2)
+    log.close()
+    assert (report['classes'], report['outside_label']) == (SIGNS, NONE_OF_THESE)
+    assert report['outside_rate'] == dict(all=pytest.approx(2/6), recent=pytest.approx(1/2))  # 3, 5; of the last two, 5
+    assert report['reviews'] == dict(reviewed=5, right=2, accuracy=pytest.approx(2/5), validation_accuracy=0.9)
+    zero = dict.fromkeys([*SIGNS, NONE_OF_THESE], 0)
+    assert report['confusion'] == {'eight': zero, 'five': zero | dict(five=1), 'nine': zero, 'seven': zero | dict(six=1),
+                                   'six': zero | {NONE_OF_THESE: 1}, NONE_OF_THESE: zero | {'nine': 1, NONE_OF_THESE: 1}}
+    lines = report_lines(report)
+    assert lines[3] == 'none of these    33.3% of all, 50.0% of the last 2'
+    assert lines[-1].split() == [NONE_OF_THESE, '0', '0', '1', '0', '0', '1']
+    assert 'bear' not in json.dumps(report).lower() + '\n'.join(lines).lower()
 
 def test_the_report_loads_no_pytorch():
     "`bearclf report` should start in a moment: `bearclf.report` imports none of fastai, timm, torch"
