@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['VIEW_ARCH', 'DOMAIN_SHARE', 'OUTLIER_Z', 'FAMILIAR_ABOVE', 'UNFAMILIAR_RECIPE', 'UNFAMILIAR_ARCH', 'ImageNetView',
-           'fitting_size', 'look', 'Survey', 'survey', 'domain_classes', 'domain_check', 'domain_share', 'linear_probe',
+           'fitting_size', 'look', 'Survey', 'survey', 'domain_classes', 'domain_share', 'domain_check', 'linear_probe',
            'suggest_recipe']
 
 # %% ../nbs/api/04a_domain.ipynb #abcaa2c4
@@ -105,21 +105,22 @@ OUTLIER_Z = 3.5 # the threshold is this many robust standard deviations below th
 
 def _log_odds(p:torch.Tensor)->torch.Tensor: return torch.logit(p.double(), eps=1e-6)
 
+def domain_share(probs:torch.Tensor, imagenet_classes:list)->torch.Tensor: # `(n,)`
+    "How much of ImageNet's probability (`probs`, `(n, 1000)`) falls on the domain's `imagenet_classes`"
+    return probs[:, imagenet_classes].sum(1)
+
 def domain_check(s:Survey,  # from `survey`
                  classes:list, # the model's classes: they choose the label for photos outside the domain
                 )->dict:       # what the model card keeps as its `domain`
     "The \"none of these\" check learned from `s`: the domain's ImageNet classes, and the share of them a photo needs"
     imagenet = domain_classes(s)
-    share = s.probs[s.valid][:, imagenet].sum(1)
+    share = domain_share(s.probs[s.valid], imagenet)
     x = _log_odds(share)
     spread = 1.4826 * (x - x.median()).abs().median()  # the median absolute deviation, as a normal's standard deviation
     threshold = math.floor(torch.sigmoid(x.median() - OUTLIER_Z * spread).item() * 1e6) / 1e6  # rounded down
     return dict(check='imagenet_classes', arch=VIEW_ARCH, size=s.size, imagenet_classes=imagenet, threshold=threshold,
                 outside_label=outside_label(classes), kept_validation=round((share >= threshold).float().mean().item(), 4))
 
-def domain_share(probs:torch.Tensor, domain:dict)->torch.Tensor: # `(n,)`
-    "How much of ImageNet's probability (`probs`, `(n, 1000)`) falls on the `domain`'s classes"
-    return probs[:, domain['imagenet_classes']].sum(1)
 
 # %% ../nbs/api/04a_domain.ipynb #069acdd0
 def linear_probe(s:Survey)->float: # accuracy on the validation photos

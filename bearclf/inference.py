@@ -11,12 +11,11 @@ from .core import *
 from .data import BadPhoto, MAX_PHOTO_BYTES, Photo, open_photo
 from .gather import gather_search
 from .train import Recipe
-from .domain import ImageNetView
+from .domain import ImageNetView, domain_share
 import copy
 from pathlib import Path
 import timm, torch, torchvision
 from torch import nn
-import torch.nn.functional as F
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from PIL import Image
 from fastai.vision.all import Learner, Pipeline, chunked, create_timm_model, create_vision_model, get_image_files, image2tensor
@@ -68,13 +67,13 @@ class DomainCheck(nn.Module):
     "A model card's \"none of these\" check (its `domain`, from `bearclf.domain.domain_check`), folded to run fast"
     def __init__(self, domain:dict):
         super().__init__()
-        self.view, self.threshold = ImageNetView(domain['size']), domain['threshold']
+        self.view, self.imagenet_classes = ImageNetView(domain['size']), domain['imagenet_classes']
+        self.threshold = domain['threshold']
         self.view.net = fold_batchnorm(self.view.net).to(memory_format=torch.channels_last)
-        self.register_buffer('classes', torch.tensor(domain['imagenet_classes'], dtype=torch.long))
 
     def forward(self, x:torch.Tensor)->torch.Tensor: # `(n,)`
-        "ImageNet's share on the domain's classes for each photo in `x`, a batch of RGB in [0, 1]"
-        return self.view(x)[1][:, self.classes].sum(1)
+        "`domain_share` of each photo in `x`, a batch of RGB in [0, 1]"
+        return domain_share(self.view(x)[1], self.imagenet_classes)
 
 # %% ../nbs/api/07_inference.ipynb #a738ce05
 class Predictor:
