@@ -227,7 +227,7 @@ def train_bears(path:Path,               # `<label>/` folders of photos
                 description:str=None,    # what it tells apart, for people (default: `default_description`)
                )->Learner:               # trained; what the model card says is set on it (`recipe`, `domain`...)
     "Train a pretrained `arch` on the photos in `path`, and learn its \"none of these\" check from them"
-    from bearclf.domain import domain_check, suggest_recipe, survey  # `bearclf.domain` builds on this module
+    from bearclf.domain import domain_check, keeps_imagenet_body, suggest_recipe, survey  # it builds on this module
     check_photos(path)
     seen = survey(path, seed=seed, splitter=splitter)  # ImageNet's view of each photo, split as training splits them
     suggested, suggested_arch, choice = suggest_recipe(seen)
@@ -243,9 +243,14 @@ def train_bears(path:Path,               # `<label>/` folders of photos
     with kept_memory(), _distributed(learn):
         learn.fine_tune(recipe.epochs, recipe.lr, freeze_epochs=recipe.freeze_epochs, lr_mult=recipe.lr_mult)
     classes = list(learn.dls.vocab)
-    learn.recipe, learn.arch, learn.recipe_choice, learn.domain = recipe, arch, choice, domain_check(seen, classes)
-    learn.name, learn.description = name or default_name(classes, path), description or default_description(classes)
     learn.train_seconds = time.perf_counter() - start
+    shares_body = keeps_imagenet_body(learn.model, arch)
+    if shares_body:  # the check looks through the classifier's body, as the classifier sees each photo
+        seen = survey(path, recipe.size, seed, splitter, arch=arch, min_scale=recipe.min_scale)
+        choice['check_survey_seconds'] = round(seen.seconds, 1)
+    learn.recipe, learn.arch, learn.recipe_choice = recipe, arch, choice
+    learn.domain = domain_check(seen, classes, shares_body)
+    learn.name, learn.description = name or default_name(classes, path), description or default_description(classes)
     learn.train_processes = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
     return learn
 
@@ -279,7 +284,7 @@ def model_lock(model_dir:Path)->FileLock: # reentrant within a thread
 def save_model(learn:Learner, # from `train_bears`
                out:Path,      # the model folder to write
               )->dict:        # the model card
-    "Write `learn` to `out/` under `model_lock(out)`: `model.pkl`, `model.safetensors` and `model_card.json`"
+    "Write `learn` to `out/` under `model_lock(out)`: `model.pkl`, `model.safetensors`, `model_card.json` and `model.onnx`"
     out = Path(out)
     card = model_card(learn)  # with several processes, all of them predict the validation photos
     if rank_distrib() == 0:   # ...and only the first writes
@@ -291,6 +296,8 @@ def save_model(learn:Learner, # from `train_bears`
             card.update(format=MODEL_FORMAT, weights_sha256=file_sha256(out/'model.safetensors'))
             text = json.dumps(card, indent=2) + '\n'
             _write_atomically(out/'model_card.json', lambda tmp: tmp.write_text(text, encoding='utf-8'))
+            from bearclf.export import export_onnx  # it builds on `bearclf.inference`, which builds on this module
+            export_onnx(out)  # the same model as one file for the light runtime, the Space and the browser
     distrib_barrier()  # the others go on when the folder is complete
     return json.loads((out/'model_card.json').read_text(encoding='utf-8'))
 
