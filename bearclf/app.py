@@ -7,8 +7,8 @@ __all__ = ['thumbnail', 'verdict', 'probability_bars', 'result_view', 'as_upload
 
 # %% ../nbs/api/08_app.ipynb #77d8b5fc
 from .core import *
-from .data import BadPhoto, open_photo
-from .inference import Predictor
+from .photo import BadPhoto, open_photo
+from .runtime import PhotoPredictor, load_predictor
 from .log import PredictionLog, jpeg_thumbnail, open_log, predict_and_log
 import html, io, mimetypes, os, time
 from datetime import datetime, timezone
@@ -24,7 +24,7 @@ def thumbnail(im:Image.Image)->widgets.Image:
 
 def _sentence(words:str)->str: return words[:1].upper() + words[1:]  # unlike `str.capitalize`, keeps 'iPhone' as it is
 
-def verdict(pred:Prediction, # from `Predictor.predict_photo`
+def verdict(pred:Prediction, # from a predictor's `predict_photo`
             classes:list,    # the model's classes (its card's `classes`): they choose the words
            )->str:
     "What `pred` says, for people, in the words of a model of `classes`"
@@ -40,7 +40,7 @@ def probability_bars(probs:dict)->widgets.VBox:
                                        widgets.Label(f'{p:.1%}')])
                          for label, p in probs.items()])
 
-def result_view(pred:Prediction,       # from `Predictor.predict_photo`
+def result_view(pred:Prediction,       # from a predictor's `predict_photo`
                 classes:list,          # the model's classes
                 im:Image.Image=None,   # the photo, if it was one
                )->widgets.HBox:
@@ -65,7 +65,7 @@ def as_uploaded(source,         # a file's path, or its contents
 # %% ../nbs/api/08_app.ipynb #f7a3f671
 class BearApp(widgets.VBox):
     "Upload photos and see which of the model's classes each one is (which bear, for the course's model)"
-    def __init__(self, predictor:Predictor, prediction_log:PredictionLog=None): # keeps every prediction (`bearclf.log`)
+    def __init__(self, predictor:PhotoPredictor, prediction_log:PredictionLog=None): # keeps every prediction (`bearclf.log`)
         self.predictor, self.prediction_log = predictor, prediction_log
         card = predictor.card
         about = (f"{card['architecture']}, trained on {card['training_photos']} photos; "
@@ -102,5 +102,5 @@ def bear_app(model_dir:Path=None, # default: `$BEARCLF_MODEL`, else the course's
     try:
         prediction_log = open_log()  # first: a log that can't be used is said at once, not after loading the model
         model_dir = model_dir or os.environ.get('BEARCLF_MODEL') or data_home()/'models'/'default'
-        return BearApp(Predictor.load(model_dir), prediction_log)
+        return BearApp(load_predictor(model_dir), prediction_log)
     except UserError as e: return widgets.HTML(f"<p><b>The app can't start.</b> {html.escape(str(e))}</p>")

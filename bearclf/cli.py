@@ -52,8 +52,10 @@ def _undo(args):
     print(f'{len(undo(args.data))} photo(s) moved back')
 
 def _predictor(args):
+    if not args.pickle:
+        from bearclf.runtime import load_predictor  # ONNX Runtime: torch and fastai load only if it falls back to them
+        return load_predictor(args.model, check_domain=args.domain_check, pytorch=args.pytorch)
     from bearclf.inference import Predictor
-    if not args.pickle: return Predictor.load(args.model, check_domain=args.domain_check)
     print(f'bearclf {args.command}: warning: loading {args.model}/model.pkl runs any code in it; only use files you trust', file=sys.stderr)
     from fastai.learner import load_learner
     with warnings.catch_warnings():
@@ -93,6 +95,12 @@ def _serve(notebook:str, args):
     from voila.app import Voila
     Voila.launch_instance(argv=[str(importlib.resources.files('bearclf')/notebook), f'--port={args.port}', '--Voila.ip=127.0.0.1',
                                 '--Voila.port_retries=0'] + (['--no-browser'] if args.no_browser else []))
+
+def _export(args):
+    from bearclf.export import export_onnx
+    out = export_onnx(args.model)
+    print(f'{out}: the model and its "none of these" check as one ONNX graph ({out.stat().st_size / 1e6:.1f} MB); '
+          'bearclf predict and bearclf app now use it')
 
 def _docs(args):
     from bearclf.docs import build_docs
@@ -154,6 +162,15 @@ def _report(args):
 def _at_least_one(text:str)->int:
     if not text.isdigit() or int(text) < 1: raise argparse.ArgumentTypeError(f'{text!r} is not a whole number of at least 1')
     return int(text)
+
+# %% ../nbs/api/09_cli.ipynb #e5a1c0d2
+def _space(args):
+    from bearclf.space import write_space
+    out = write_space(args.model, args.out, overwrite=args.overwrite)
+    print(f'bearclf space: a Hugging Face Space for {args.model} in {out}\n'
+          f'try it: cd {out} && pip install -r requirements.txt && python app.py\n'
+          'deploy it: create a Gradio Space on huggingface.co and git clone it; bearclf space --out CLONE --overwrite; '
+          'then git add, commit and git push there (with Git LFS installed, for model.onnx)')
 
 # %% ../nbs/api/09_cli.ipynb #1084efd3
 def _train_options(p:argparse.ArgumentParser):
@@ -218,7 +235,8 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     pr.add_argument('--model', type=Path, default=default_model, help='model folder from bearclf train (default: %(default)s)')
     pr.add_argument('--json', action='store_true', help='print one JSON object per photo: file, label, probability, probs, in_domain, domain (or error)')
     pr.add_argument('--no-domain-check', '--no-bear-check', dest='domain_check', action='store_false', help='skip the "none of these" check: always name a class')
-    pr.add_argument('--pickle', action='store_true', help='load model.pkl (the book\'s format: runs code from the file) instead of model.safetensors')
+    pr.add_argument('--pytorch', action='store_true', help='predict with PyTorch (model.safetensors) even if there is an up-to-date model.onnx')
+    pr.add_argument('--pickle', action='store_true', help='load model.pkl (the book\'s format: runs code from the file) instead of model.onnx or model.safetensors')
     _log_options(pr)
     pr.set_defaults(run=_predict)
     ap = sub.add_parser('app', help='serve the app in the browser with Voila', description='Serve the upload-and-classify app on 127.0.0.1 with Voila.')
@@ -249,6 +267,14 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     rp.add_argument('--json', action='store_true', help='print the report as one JSON object')
     rp.add_argument('--plots', type=Path, metavar='FILE', help='also draw the plots into FILE (.png, .jpg, .svg or .pdf)')
     rp.set_defaults(run=_report)
+    sp = sub.add_parser('space', help='write a Hugging Face Space for a model', description='Write a folder to push as a Hugging Face Space (Gradio SDK): app.py, a pinned requirements.txt without PyTorch, the Space\'s README.md, and the model as model.onnx (exported first if needed).')
+    sp.add_argument('--model', type=Path, default=default_model, help='model folder from bearclf train (default: %(default)s)')
+    sp.add_argument('--out', type=Path, required=True, help='the folder to write: new or empty')
+    sp.add_argument('--overwrite', action='store_true', help='write into a folder that is not empty, replacing only the files a Space has')
+    sp.set_defaults(run=_space)
+    ex = sub.add_parser('export', help='write model.onnx for a model folder', description='Write the model and its "none of these" check as one ONNX graph, model.onnx, in the model folder: what bearclf predict, the app, a Space and the browser page run, with ONNX Runtime and without PyTorch. bearclf train writes it too.')
+    ex.add_argument('--model', type=Path, default=default_model, help='model folder from bearclf train (default: %(default)s)')
+    ex.set_defaults(run=_export)
     d = sub.add_parser('docs', help='build the documentation site', description='Build the docs site from the notebooks into _docs/ (in a clone of the repository): with Quarto if it is installed, else with smalldocs.')
     d.set_defaults(run=_docs)
     return p

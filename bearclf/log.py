@@ -128,7 +128,7 @@ class PredictionLog:
         except (sqlite3.ProgrammingError, sqlite3.IntegrityError): raise  # a bug in our SQL, not the file's fault
         except (OSError, sqlite3.DatabaseError) as e: raise UserError(_unusable(self.path, e)) from e
 
-    def add(self, pred:Prediction, # from `Predictor.predict_photo`
+    def add(self, pred:Prediction, # from a predictor's `predict_photo` (`bearclf.runtime.PhotoPredictor`)
             im:Image.Image,        # the photo it was made on
             model:str,             # the model card's `weights_sha256`
            )->int:                 # the new row's id
@@ -195,11 +195,11 @@ def open_log(where:Path=None)->PredictionLog|None: # `None` when logging is off
     where = where or default_log()
     return where and PredictionLog(where)
 
-def predict_and_log(predictor,          # a `Predictor` (bearclf.inference), from `Predictor.load`
+def predict_and_log(predictor,          # a `bearclf.runtime.PhotoPredictor`, e.g. from `load_predictor`
                     source,              # a path, bytes or a binary file
                     name:str=None,       # the name to log (default: `source`, when it is a path)
                     log:PredictionLog=None, # where to keep the prediction; `None` keeps nothing
-                   )->tuple:             # `(Prediction, the RGB image or None)`, as `Predictor.predict_photo`
+                   )->tuple:             # `(Prediction, the RGB image or None)`, as `predict_photo` gives them
     "Predict `source` with `predictor`, and keep the prediction in `log`"
     pred, im = predictor.predict_photo(source, name)
     if log is not None and im is not None: log.add(pred, im, predictor.card['weights_sha256'])

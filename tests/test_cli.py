@@ -7,7 +7,7 @@ import pytest
 
 COMMANDS = [[], ['gather'], ['train'], ['clean'], ['clean', 'review'], ['clean', 'apply'], ['clean', 'undo'],
             ['predict'], ['app'], ['review'], ['review', 'list'], ['review', 'mark'], ['review', 'export'],
-            ['report'], ['docs']]
+            ['report'], ['export'], ['space'], ['docs']]
 
 def bearclf(*args, cwd=None, timeout=60):
     "Run the installed `bearclf` command"
@@ -27,7 +27,7 @@ def test_help(command):
     assert done.stdout.startswith(f"usage: {' '.join(['bearclf', *command])} "), done.stdout
     assert '--debug' in done.stdout
     if command == []:
-        names = ('gather', 'train', 'clean', 'predict', 'app', 'review', 'report', 'docs')
+        names = ('gather', 'train', 'clean', 'predict', 'app', 'review', 'report', 'export', 'space', 'docs')
         assert [name for name in names if f'    {name} ' not in done.stdout] == []
     if command == ['train']: assert '--epochs INT' in done.stdout and '--no-augment' in done.stdout  # from `Recipe`
 
@@ -140,6 +140,12 @@ def test_debug_shows_the_traceback_of_a_user_error(tmp_path, where):
     assert done.stderr.endswith(f'FileNotFoundError: {tmp_path}/missing is not a folder\n'), done.stderr
 
 @pytest.mark.time_limit(60)
+def test_predict_loads_no_pytorch(tiny, shared_data):
+    "`bearclf predict` answers through ONNX Runtime, from the `model.onnx` that `bearclf train` wrote: no torch, timm or fastai"
+    assert (tiny[1]/'model.onnx').exists()
+    grizzly = sorted((shared_data/'bears'/'grizzly').glob('*.jpg'))[0]
+    assert light_run('predict', '--no-log', '--model', tiny[1], grizzly) == ['0']
+
 def test_report_and_review_list_load_no_pytorch(tiny, tmp_path):
     "`bearclf report` and `bearclf review list` read a SQLite log and a JSON card: no torch, timm or fastai"
     from PIL import Image

@@ -11,7 +11,9 @@ from bearclf.data import fake_bears
 from bearclf.core import MODEL_FORMAT, ModelError, UserError, read_card
 from bearclf.core import NOT_A_BEAR
 from bearclf.data import MAX_PHOTO_BYTES, BadPhoto, open_photo
+from bearclf.export import export_onnx
 from bearclf.inference import Predictor, build_model
+from bearclf.runtime import OnnxPredictor
 from bearclf.train import Recipe, save_model, train_bears
 
 @pytest.fixture(scope='module')
@@ -22,8 +24,17 @@ def trained(tmp_path_factory):
     save_model(learn, d/'model')
     return learn, d/'model'
 
-@pytest.fixture(scope='module')
-def predictor(trained): return Predictor.load(trained[1])
+def load_onnx(model_dir:Path, **kwargs)->OnnxPredictor:
+    "Export the model in `model_dir` to `model.onnx` again (its card may have been changed), and load that"
+    export_onnx(model_dir)
+    return OnnxPredictor.load(model_dir, **kwargs)
+
+PREDICTORS = dict(pytorch=Predictor.load, onnx=load_onnx)
+
+@pytest.fixture(scope='module', params=list(PREDICTORS))
+def predictor(trained, request):
+    "Each test of a predictor runs through both: PyTorch's, and ONNX Runtime's on the exported `model.onnx`"
+    return PREDICTORS[request.param](trained[1])
 
 @pytest.fixture
 def model_copy(trained, tmp_path):
@@ -196,14 +207,15 @@ def test_variants_are_what_they_claim(odd_photos):
                    'plain.jpg': ('RGB', None, False, 1), 'rgba.png': ('RGBA', None, False, 1)}, got
 
 def test_training_sees_each_photo_as_the_predictor_does(trained, odd_photos):
-    "Through the training pipeline (the recipe's `DataLoaders`, validation side) and through the `Predictor`: one tensor"
+    "Through the training pipeline (the recipe's `DataLoaders`, validation side) and a predictor (both share it): one tensor"
     predictor = Predictor.load(trained[1], check_domain=False)
     recipe = Recipe(**predictor.card['recipe'])
     every_photo_in_both = lambda items: (list(range(len(items))),) * 2  # training needs every label; we read validation
     dls = recipe.dataloaders(odd_photos, splitter=every_photo_in_both)
     files = list(dls.valid.items)
     trained_on = torch.cat([xb.cpu() for xb, _ in dls.valid])  # scaled to [0, 1]; the learner adds the normalisation
-    served = torch.stack([predictor.tensor(open_photo(fn)) for fn in files])
+    served = torch.stack([torch.from_numpy(predictor.prepare(open_photo(fn))['photo']).permute(2, 0, 1).float() / 255
+                          for fn in files])
     assert len(files) == 3 * len(variants(Image.new('RGB', (8, 8)))) == len(trained_on)
     # 1e-5: float rounding; one step of a pixel's value is 1/255 = 0.004
     differ = {f'{fn.parent.name}/{fn.name}': round((s - t).abs().max().item(), 3)
@@ -331,15 +343,17 @@ def bear_domain(trained, tmp_path_factory)->Path: # a model folder
     "The tiny model with the check that the course's photos teach (`bearclf.domain`): ImageNet's three bear classes"
     model = Path(shutil.copytree(trained[1], tmp_path_factory.mktemp('bear_domain')/'model'))
     card = json.loads((model/'model_card.json').read_text(encoding='utf-8'))
-    card['domain'].update(imagenet_classes=[294, 295, 850], size=224, threshold=0.07, outside_label=NOT_A_BEAR)
+    card['domain'].update(arch='tf_efficientnet_lite0', size=224, min_scale=1.0, shares_body=False,  # a network of its own
+                          imagenet_classes=[294, 295, 850], threshold=0.07, outside_label=NOT_A_BEAR)
     (model/'model_card.json').write_text(json.dumps(card), encoding='utf-8')
     return model
 
-def test_the_domain_check_tells_cats_from_bears(bear_domain, shared_data):
+@pytest.mark.parametrize('load', PREDICTORS.values(), ids=PREDICTORS)
+def test_the_domain_check_tells_cats_from_bears(bear_domain, shared_data, load):
     "The check sees each photo at its own size (224 px), not at the tiny model's (32 px)"
     cats = sorted((shared_data/'not_bears').rglob('*.jpg'))[:4]
     bears = [sorted((shared_data/'bears'/label).glob('*.jpg'))[3] for label in ('grizzly', 'black', 'teddy')]
-    predictor = Predictor.load(bear_domain)
+    predictor = load(bear_domain)
     threshold = predictor.card['domain']['threshold']
     for pred in predictor.predict_many(cats):
         assert (pred.label, pred.in_domain) == (NOT_A_BEAR, False), pred
@@ -347,8 +361,9 @@ def test_the_domain_check_tells_cats_from_bears(bear_domain, shared_data):
     for pred in predictor.predict_many(bears):
         assert pred.label in pred.probs and pred.in_domain and pred.domain >= threshold, pred
 
-def test_without_the_domain_check_everything_gets_a_class(trained, shared_data):
+@pytest.mark.parametrize('load', PREDICTORS.values(), ids=PREDICTORS)
+def test_without_the_domain_check_everything_gets_a_class(trained, shared_data, load):
     cat = sorted((shared_data/'not_bears').rglob('*.jpg'))[0]
-    pred = Predictor.load(trained[1], check_domain=False).predict(cat)
+    pred = load(trained[1], check_domain=False).predict(cat)
     assert pred.label in pred.probs and (pred.domain, pred.in_domain) == (None, None)
     assert set(pred.to_dict()) == {'file', 'label', 'probability', 'probs'}  # `predict --json` says nothing of a check
