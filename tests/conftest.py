@@ -47,6 +47,14 @@ def shared_data()->Path: # `../shared/data`: `bears/<label>/` and `not_bears/` p
     if absent: missing(f"no photos in {', '.join(str(SHARED_DATA/f) for f in absent)}")
     return SHARED_DATA
 
+@pytest.fixture(scope='session')
+def model_dir(shared_data)->Path:
+    "The course's default model folder, trained first if it isn't there yet (in CI, `nbdev_test` has trained it)"
+    from bearclf.core import data_home
+    from bearclf.train import trained_bears
+    trained_bears()
+    return data_home()/'models'/'default'
+
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
                  '--disable-sync', '--disable-quic']
 

@@ -60,14 +60,6 @@ def stop_app(proc:subprocess.Popen)->str: # its output
     return out
 
 @pytest.fixture(scope='module')
-def model_dir(shared_data):
-    "The course's default model, trained first if it isn't there yet"
-    from bearclf.core import data_home
-    from bearclf.train import trained_bears
-    trained_bears()
-    return data_home()/'models'/'default'
-
-@pytest.fixture(scope='module')
 def prediction_log(tmp_path_factory): return tmp_path_factory.mktemp('log')/'predictions.sqlite'
 
 @pytest.fixture(scope='module')
