@@ -1,4 +1,4 @@
-"""Benchmark single-photo prediction on the CPU, and the not-a-bear check, for a saved bearclf model.
+"""Benchmark single-photo prediction on the CPU, with the "none of these" check, for a saved bearclf model.
 
     python benchmarks/predict.py --model /tmp/bh/models/default --data /tmp/bh/bears \
         --not-bears ../shared/data/not_bears [--photos 40]
@@ -8,17 +8,23 @@ sees them, after 3 warm-up calls; the median of the per-call wall times is repor
 opening the photo from disk. The ways:
 - `learn.predict`, the book's way, on the learner `load_learner` returns (this course trains it with a
   channels-last callback), and with that callback removed (the book's learner);
-- `Predictor.predict` (safe format, folded batch norms, channels-last), with and without the not-a-bear gate.
+- `Predictor.predict`: PyTorch (safe format, folded batch norms, channels-last), with the check;
+- `OnnxPredictor.predict`: `model.onnx` through ONNX Runtime, the default of `bearclf predict` and the app;
+- the same, for a copy of the model whose check has its own network (EfficientNet-Lite0 at 224 px, as the check
+  was before it could share the classifier's body), when the model's check shares its body.
 Run it on an idle machine: cpu/wall in the output should be close to the thread count, not above it.
 
-Accuracy: the model's validation photos (the split in its card) with the gate on: a photo counts as right
-only if it gets its own label (a bear wrongly called `not_a_bear` is wrong). Reported twice: on every
-validation photo, and on the bear photos only, using the decisions a person made by looking at the course's
+Memory: the peak resident memory (Linux's VmHWM) of a fresh process that imports the app and loads the model the
+way its kernel does (`load_predictor`), and predicts one photo, through ONNX Runtime and through PyTorch (`pytorch=True`).
+
+Accuracy: the model's validation photos (the split in its card) with the check on, through the default predictor: a
+photo counts as right only if it gets its own label (a bear wrongly called `not_a_bear` is wrong). Reported twice: on
+every validation photo, and on the bear photos only, using the decisions a person made by looking at the course's
 photos (`--decisions`, default `nbs/course/bear_decisions.csv`): photos marked `delete` there are not bear photos
 and are left out, relabelled ones count with their new label. The photos under `--not-bears` (any
 sub-folders) should all be `not_a_bear`.
 """
-import argparse, json, statistics, time, warnings
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time, warnings
 from pathlib import Path
 
 def median_ms(predict, photos, warmup=3):
@@ -27,6 +33,31 @@ def median_ms(predict, photos, warmup=3):
     for fn in photos:
         start = time.perf_counter(); predict(fn); times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
+
+# Linux's VmHWM is the process's own peak: `ru_maxrss` would report this process's, which a child inherits
+PEAK_MEMORY = '''import re, sys
+import bearclf.app  # what the app's kernel imports
+from bearclf.runtime import load_predictor
+predictor = load_predictor(sys.argv[1], pytorch=sys.argv[2] == 'pytorch')
+predictor.predict(sys.argv[3])
+peak_kb = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1))
+print(type(predictor).__name__, peak_kb / 1024)'''
+
+def peak_memory_mb(model:Path, runtime:str, photo:Path)->tuple: # `(predictor's class, MB)`
+    out = subprocess.run([sys.executable, '-c', PEAK_MEMORY, str(model), runtime, str(photo)], capture_output=True,
+                         text=True, check=True).stdout.split()
+    return out[0], float(out[1])
+
+def with_own_check(model:Path, data:Path, tmp:Path)->Path:
+    "A copy of `model` whose check has its own network: untouched Lite0 at 224 px, calibrated as `bearclf.domain` does"
+    from bearclf.domain import domain_check, survey
+    from bearclf.export import export_onnx
+    card = json.loads((model/'model_card.json').read_text(encoding='utf-8'))
+    copy = Path(shutil.copytree(model, tmp/'own_check', ignore=shutil.ignore_patterns('*.pkl', '*.onnx', '.lock')))
+    card['domain'] = domain_check(survey(data, 224), card['classes'])
+    (copy/'model_card.json').write_text(json.dumps(card), encoding='utf-8')
+    export_onnx(copy)
+    return copy
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -40,9 +71,10 @@ def main():
     import torch
     from fastai.callback.channelslast import ChannelsLast
     from fastai.vision.all import get_image_files, load_learner, parent_label
-    from bearclf.inference import NOT_A_BEAR, Predictor
+    from bearclf.core import NOT_A_BEAR, photo_key
     from bearclf.clean import DELETE, read_decisions
-    from bearclf.core import photo_key
+    from bearclf.inference import Predictor
+    from bearclf.runtime import OnnxPredictor
     from bearclf.train import load_trained
 
     learn = load_trained(args.model, args.data)
@@ -51,17 +83,22 @@ def main():
     book = load_learner(args.model/'model.pkl')
     stock = load_learner(args.model/'model.pkl')
     stock.remove_cb(ChannelsLast)
-    gated, ungated = Predictor.load(args.model), Predictor.load(args.model, check_domain=False)
+    default, pytorch = OnnxPredictor.load(args.model), Predictor.load(args.model)
+    tmp = Path(tempfile.mkdtemp())
+    two_networks = (OnnxPredictor.load(with_own_check(args.model, args.data, tmp))
+                    if learn.card['domain'].get('shares_body') else None)
 
+    ways = {'learn.predict (as trained: channels-last)': book.predict,
+            "learn.predict (the book's learner: no channels-last)": stock.predict,
+            'Predictor.predict (PyTorch, with the check)': pytorch.predict,
+            '**OnnxPredictor.predict** (the default: ONNX Runtime, with the check)': default.predict}
+    if two_networks: ways['OnnxPredictor.predict, the check with its own Lite0 (two networks)'] = two_networks.predict
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    with book.no_bar(), stock.no_bar():
-        ms = {'learn.predict (as trained: channels-last)': median_ms(book.predict, photos),
-              'learn.predict (the book\'s learner: no channels-last)': median_ms(stock.predict, photos),
-              'Predictor.predict, no not-a-bear gate': median_ms(ungated.predict, photos),
-              'Predictor.predict (the default: with the gate)': median_ms(gated.predict, photos)}
+    with book.no_bar(), stock.no_bar(): ms = {way: median_ms(predict, photos) for way, predict in ways.items()}
     cpu_per_wall = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+    memory = {runtime: peak_memory_mb(args.model, runtime, photos[0]) for runtime in ('onnx', 'pytorch')}
 
-    preds = gated.predict_many(valid)
+    preds = default.predict_many(valid)
     right = sum(pr.label == parent_label(fn) for pr, fn in zip(preds, valid))
     flagged = [photo_key(fn) for pr, fn in zip(preds, valid) if pr.label == NOT_A_BEAR]
     decided = read_decisions(args.decisions)
@@ -70,18 +107,24 @@ def main():
     bears_right = sum(pr.label == label for pr, label in bears)
     wrong = [(photo_key(Path(pr.file)), label, pr.label) for pr, label in bears if pr.label != label]
     others = get_image_files(args.not_bears)
-    other_preds = gated.predict_many(others)
-    caught = sum(pr.label == NOT_A_BEAR for pr in other_preds)
+    caught = sum(pr.label == NOT_A_BEAR for pr in default.predict_many(others))
+    shutil.rmtree(tmp)
 
-    print(f'torch threads {torch.get_num_threads()}, cpu/wall during timing {cpu_per_wall:.2f}, {len(photos)} photos\n')
-    print('| way | median ms per photo | vs Predictor |\n|---|---:|---:|')
-    default = ms['Predictor.predict (the default: with the gate)']
-    for way, m in ms.items(): print(f'| {way} | {m:.1f} | {m/default:.2f}x |')
-    print(f'\nvalidation photos right with the gate: {right}/{len(valid)} = {right/len(valid):.1%}; called not_a_bear: {flagged}')
-    print(f'validation bear photos right with the gate: {bears_right}/{len(bears)} = {bears_right/len(bears):.1%}; wrong: {wrong}')
+    print(f'load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, '
+          f'cpu/wall during timing {cpu_per_wall:.2f}, {len(photos)} photos\n')
+    print('| way | median ms per photo | vs the default |\n|---|---:|---:|')
+    base = ms['**OnnxPredictor.predict** (the default: ONNX Runtime, with the check)']
+    for way, m in ms.items(): print(f'| {way} | {m:.1f} | {m/base:.2f}x |')
+    print('\n| a process that loads the model and predicts a photo | predictor | peak memory (MB) |\n|---|---|---:|')
+    for runtime, (kind, mb) in memory.items():
+        print(f'| `load_predictor(..., pytorch={runtime == "pytorch"})` | {kind} | {mb:.0f} |')
+    print(f'\nvalidation photos right with the check: {right}/{len(valid)} = {right/len(valid):.1%}; '
+          f'called not_a_bear: {flagged}')
+    print(f'validation bear photos right with the check: {bears_right}/{len(bears)} = {bears_right/len(bears):.1%}; '
+          f'wrong: {wrong}')
     print(f'other animals called not_a_bear: {caught}/{len(others)} = {caught/len(others):.0%}')
-    print(json.dumps(dict(ms=ms, cpu_per_wall=cpu_per_wall, valid_right=right, valid=len(valid), flagged=flagged,
-                          bears_right=bears_right, bears=len(bears), wrong=wrong,
+    print(json.dumps(dict(ms=ms, cpu_per_wall=cpu_per_wall, memory_mb=memory, valid_right=right, valid=len(valid),
+                          flagged=flagged, bears_right=bears_right, bears=len(bears), wrong=wrong,
                           others_caught=caught, others=len(others))))
 
 if __name__ == '__main__': main()
