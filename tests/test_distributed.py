@@ -44,7 +44,7 @@ def test_two_processes_train_the_model_one_process_does(photos, tmp_path):
     assert card1['validation']['photos'] == card2['validation']['photos'] == 7  # each photo once, none padded in
     assert len(card2['validation']['confidences']) == 7
     assert (card1['train_processes'], card2['train_processes']) == (1, 2)  # the size of the process group that trained
-    assert sorted(p.name for p in (tmp_path/'two').iterdir()) == ['model.pkl', 'model.safetensors', 'model_card.json']
+    assert sorted(p.name for p in (tmp_path/'two').iterdir()) == ['model.onnx', 'model.pkl', 'model.safetensors', 'model_card.json']
     # Each saved model, loaded in this process, says of every validation photo what the processes that trained it
     # said (the card keeps their top probabilities, and their accuracy): the folder holds the model they trained
     valid = bears_datablock().datasets(photos).valid.items  # the card's split: the same seed, the same photos
