@@ -11,8 +11,6 @@ import hashlib, os, shutil, socket, struct, subprocess, sys, time, zlib
 from pathlib import Path
 import pytest
 
-FIRST_ANSWER_TARGET = 10  # seconds from `python app.py` to the first answer, on 2 quiet cores (issue 16)
-
 def free_port()->int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
@@ -38,14 +36,10 @@ def space(model_dir, tmp_path_factory)->Path:
     assert f'in {out}\n' in done.stdout and 'python app.py' in done.stdout and 'git push' in done.stdout, done.stdout
     return out
 
-@pytest.fixture(scope='module')
-def space_python(space, request, tmp_path_factory)->Path:
-    "The python of a virtual environment with only the Space's requirements.txt installed, made fresh for each one"
+def space_venv(space:Path, root:Path)->Path: # its python
+    "A virtual environment in `root` with only the Space's requirements.txt installed, made once per requirements.txt"
     requirements = (space/'requirements.txt').read_bytes()
-    key = hashlib.sha256(requirements + sys.version.encode()).hexdigest()[:16]
-    # without pytest's cache (`-p no:cacheprovider`), a new one each run
-    cache = request.config.cache.mkdir('space_venv') if hasattr(request.config, 'cache') else tmp_path_factory.mktemp('venv')
-    venv = Path(cache)/key
+    venv = root/hashlib.sha256(requirements + sys.version.encode()).hexdigest()[:16]
     python = venv/'bin'/'python'
     if not (venv/'installed').exists():  # made by an earlier run only if its install finished
         shutil.rmtree(venv, ignore_errors=True)
@@ -55,6 +49,12 @@ def space_python(space, request, tmp_path_factory)->Path:
         assert done.returncode == 0, f'pip install -r requirements.txt failed:\n{done.stdout}\n{done.stderr}'
         (venv/'installed').write_text(requirements.decode('utf-8'), encoding='utf-8')
     return python
+
+@pytest.fixture(scope='module')
+def space_python(space, request, tmp_path_factory)->Path:
+    "The Space's own virtual environment, kept in pytest's cache (without it, `-p no:cacheprovider`, a new one each run)"
+    cache = request.config.cache.mkdir('space_venv') if hasattr(request.config, 'cache') else tmp_path_factory.mktemp('venv')
+    return space_venv(space, Path(cache))
 
 def start_space(space:Path, python:Path, tmp:Path, photo:Path)->tuple: # `(process, URL, seconds to the first answer)`
     "Run `python app.py` in `space` as Hugging Face does (on a free port of 127.0.0.1); time its first answer, on `photo`"
@@ -149,11 +149,6 @@ def test_bad_files_get_their_clear_message(space_app, bad_files):
         assert pred['verdict'] == f"Can't use this file: {pred['error']}", pred
     assert first['label'] == "Can't use this file", first
     assert 'Traceback' not in table and table.count("Can't use this file") == len(bad_files), table
-
-def test_the_space_starts_and_answers_within_its_target(space_app):
-    _, seconds = space_app
-    # the target is for a quiet machine; twice it leaves room for a busy one, and still catches a Space that loads torch
-    assert seconds < 2 * FIRST_ANSWER_TARGET, f'{seconds:.1f} s from python app.py to its first answer'
 
 def test_the_space_runs_without_torch_or_fastai(space_app, space_python):
     "It answered (above) in an environment where neither can be imported: nothing in it imports them"
