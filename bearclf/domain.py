@@ -4,12 +4,13 @@
 
 # %% auto #0
 __all__ = ['VIEW_ARCH', 'DOMAIN_SHARE', 'OUTLIER_Z', 'FAMILIAR_ABOVE', 'UNFAMILIAR_RECIPE', 'UNFAMILIAR_ARCH', 'imagenet_model',
-           'ImageNetView', 'fitting_size', 'look', 'Survey', 'survey', 'domain_classes', 'domain_share', 'domain_check',
-           'linear_probe', 'suggest_recipe', 'keeps_imagenet_body']
+           'to_unit', 'ImageNetView', 'fitting_size', 'look', 'Survey', 'survey', 'domain_classes', 'domain_share',
+           'domain_check', 'linear_probe', 'suggest_recipe', 'keeps_imagenet_body']
 
 # %% ../nbs/api/04a_domain.ipynb #abcaa2c4
 from .core import *
 from .data import Photo
+from .photo import prepare
 from .train import DEFAULT_ARCH, DEFAULT_RECIPE, OFFLINE_ARCHS, Recipe, offline_weights
 import math, statistics, time
 from dataclasses import dataclass, replace
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np, timm, torch
 from torch import nn
 from PIL import Image
-from fastai.vision.all import Pipeline, RandomSplitter, chunked, get_image_files, image2tensor
+from fastai.vision.all import RandomSplitter, chunked, get_image_files
 from fastprogress.fastprogress import progress_bar
 
 # %% ../nbs/api/04a_domain.ipynb #37173bee
@@ -28,6 +29,10 @@ def imagenet_model(arch:str=VIEW_ARCH)->nn.Module: # in eval mode, with its clas
     overlay = dict(file=str(offline_weights(arch))) if arch in OFFLINE_ARCHS else None
     return timm.create_model(arch, pretrained=True, pretrained_cfg_overlay=overlay).eval()
 
+def to_unit(x:torch.Tensor)->torch.Tensor: # float `(..., 3, h, w)` in [0, 1]
+    "Prepared photos, uint8 `(..., h, w, 3)` as `bearclf.photo.prepare` gives them, as a network takes them"
+    return x.movedim(x.dim() - 1, x.dim() - 3).float() / 255  # positive dims: ONNX's Transpose takes no negative ones
+
 class ImageNetView(nn.Module):
     "ImageNet's untouched `arch` looking at photos prepared as validation photos are: what it sees, and what it calls them"
     def __init__(self, size:int=224,      # the side photos are looked at
@@ -36,14 +41,13 @@ class ImageNetView(nn.Module):
                 ):
         super().__init__()
         self.net, self.size, self.min_scale = imagenet_model(arch), size, min_scale
-        self.item_tfms = Pipeline(Recipe(size=size, min_scale=min_scale).item_tfms(), split_idx=1)
         cfg = self.net.pretrained_cfg
         self.register_buffer('mean', torch.tensor(cfg['mean']).view(1, -1, 1, 1))
         self.register_buffer('std', torch.tensor(cfg['std']).view(1, -1, 1, 1))
 
     def prepare(self, im:Image.Image)->torch.Tensor: # `(3, size, size)` in [0, 1]
-        "The photo `im` as validation photos are prepared"
-        return image2tensor(self.item_tfms(Photo(im))).float() / 255
+        "The photo `im` as validation photos are prepared (`bearclf.photo.prepare`)"
+        return to_unit(torch.from_numpy(prepare(im, self.size, self.min_scale)))
 
     def forward(self, x:torch.Tensor)->tuple: # `(features (n, 1280), probabilities of ImageNet's classes (n, 1000))`
         "Look at `x`, a batch of RGB photos in [0, 1] from `prepare`"

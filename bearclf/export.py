@@ -9,11 +9,11 @@ __all__ = ['onnx_metadata', 'export_onnx']
 from .core import *
 from .photo import MAX_PHOTO_BYTES
 from .inference import Classifier, build_model
-from .runtime import ONNX_FORMAT, OnnxPredictor, model_inputs
-from .train import model_lock
-import json, os, warnings
+from .runtime import ONNX_FORMAT, model_inputs
+from .train import _write_atomically, model_lock
+import json, warnings
 from pathlib import Path
-import numpy as np, onnx, torch
+import onnx, torch
 from PIL import Image
 
 # %% ../nbs/api/07e_export.ipynb #1d7854a7
@@ -34,13 +34,13 @@ def export_onnx(model_dir:Path,    # a model folder `bearclf train` wrote
         net, inputs = Classifier(model, card).eval(), model_inputs(card)
         examples = tuple(torch.zeros(1, size, size, 3, dtype=torch.uint8) for size, _ in inputs.values())
         outputs = ['probs', 'domain', 'in_domain']
-        tmp, out = model_dir/f'.model.onnx.{os.getpid()}.tmp', model_dir/'model.onnx'
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')  # the exporter's notes on tracing, about code paths this network doesn't take
-            torch.onnx.export(net, examples, tmp, opset_version=opset, dynamo=False, input_names=list(inputs),
-                              output_names=outputs, dynamic_axes={name: {0: 'n'} for name in [*inputs, *outputs]})
-        graph = onnx.load(tmp)
-        graph.metadata_props.add(key='bearclf', value=json.dumps(onnx_metadata(card)))
-        graph.doc_string = f"{card['name']} {card['description']} (bearclf {card['versions']['bearclf']})"
-        onnx.save(graph, tmp)
-        return tmp.replace(out)
+        def write(tmp:Path):
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')  # the exporter's notes on tracing, about code paths this network doesn't take
+                torch.onnx.export(net, examples, tmp, opset_version=opset, dynamo=False, input_names=list(inputs),
+                                  output_names=outputs, dynamic_axes={name: {0: 'n'} for name in [*inputs, *outputs]})
+            graph = onnx.load(tmp)
+            graph.metadata_props.add(key='bearclf', value=json.dumps(onnx_metadata(card)))
+            graph.doc_string = f"{card['name']} {card['description']} (bearclf {card['versions']['bearclf']})"
+            onnx.save(graph, tmp)
+        return _write_atomically(model_dir/'model.onnx', write)

@@ -11,7 +11,7 @@ from .core import *
 from .photo import BadPhoto, MAX_PHOTO_BYTES, open_photo
 from .gather import gather_search
 from .runtime import PhotoPredictor
-from .domain import ImageNetView, imagenet_model
+from .domain import ImageNetView, domain_share, imagenet_model, to_unit
 import copy
 from pathlib import Path
 import timm, torch, torchvision
@@ -84,8 +84,7 @@ class Classifier(nn.Module):
     def forward(self, photo:torch.Tensor,             # uint8 `(n, size, size, 3)`: `model_inputs`'s `photo`
                 check_photo:torch.Tensor=None,        # the same for `check_photo`, when the check has its own network
                )->tuple: # `(probs (n, classes), domain (n,), in_domain (n,))`
-        x = photo.permute(0, 3, 1, 2).float() / 255
-        x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+        x = ((to_unit(photo) - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         if not self.check_domain: return self.model(x).softmax(1), None, None
         if self.shares_body:
             body, head = self.model  # one pass through the body: its features feed both heads
@@ -94,8 +93,8 @@ class Classifier(nn.Module):
             imagenet = self.imagenet_head(body.model.forward_head(features, pre_logits=True)).softmax(1)
         else:
             probs = self.model(x).softmax(1)
-            imagenet = self.view(check_photo.permute(0, 3, 1, 2).float() / 255)[1]
-        share = imagenet[:, self.imagenet_classes].sum(1)  # `bearclf.domain.domain_share`
+            imagenet = self.view(to_unit(check_photo))[1]
+        share = domain_share(imagenet, self.imagenet_classes)
         return probs, share, share >= self.threshold
 
 # %% ../nbs/api/07_inference.ipynb #a738ce05

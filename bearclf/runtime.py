@@ -109,10 +109,6 @@ class OnnxPredictor(PhotoPredictor):
     def scores(self, inputs:dict)->tuple: return tuple(self.session.run(['probs', 'domain', 'in_domain'], inputs))
 
 # %% ../nbs/api/07f_runtime.ipynb #55346698
-def _exported_with(predictor:OnnxPredictor, card_file:Path)->bool:
-    "Whether `predictor`'s `model.onnx` was exported with the card in `card_file`: the same weights, the same check"
-    return json.loads(card_file.read_text(encoding='utf-8')) == predictor.card
-
 def load_predictor(model_dir:Path,          # a model folder from `bearclf train`
                    check_domain:bool=True,  # with the "none of these" check
                    pytorch:bool=False,      # use PyTorch even if there is a `model.onnx`
@@ -122,7 +118,8 @@ def load_predictor(model_dir:Path,          # a model folder from `bearclf train
     card_file = model_dir/'model_card.json'
     if not pytorch and (model_dir/'model.onnx').exists():
         predictor = OnnxPredictor.load(model_dir, check_domain)
-        if not card_file.exists() or _exported_with(predictor, card_file): return predictor
+        # exported with the folder's card: the same weights (their SHA-256), the same check
+        if not card_file.exists() or json.loads(card_file.read_text(encoding='utf-8')) == predictor.card: return predictor
     try: from bearclf.inference import Predictor  # torch and fastai: only for a model without an up-to-date `model.onnx`
     except ImportError as e:
         raise ModelError(f"{model_dir} has no up-to-date model.onnx, and PyTorch can't be imported here ({e}): "
@@ -133,9 +130,9 @@ def load_predictor(model_dir:Path,          # a model folder from `bearclf train
 def up_to_date_onnx(model_dir:Path)->Path: # `model_dir/'model.onnx'`
     "`model_dir/model.onnx`, exported first (with PyTorch) unless it is there and was exported with the folder's card"
     onnx_file = Path(model_dir)/'model.onnx'
-    read_card(model_dir)  # a model folder, whole: its card and the weights the card describes
+    card = read_card(model_dir)  # a model folder, whole: its card and the weights the card describes
     try:
-        if _exported_with(OnnxPredictor.load(onnx_file), Path(model_dir)/'model_card.json'): return onnx_file
+        if OnnxPredictor.load(onnx_file).card == card: return onnx_file
     except ModelError: pass  # missing, damaged, or from another version of bearclf: export it again
     from bearclf.export import export_onnx  # torch and fastai: only when there is something to export
     return export_onnx(model_dir)
