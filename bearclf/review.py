@@ -17,14 +17,17 @@ import pandas as pd
 
 # %% ../nbs/api/07c_review.ipynb #0b5d3e56
 def to_review(log:PredictionLog)->pd.DataFrame: # rows of `log.frame()`, oldest first
-    "The predictions in `log` nobody has reviewed yet"
+    "The predictions in `log` nobody has reviewed yet, and whose photo is still kept (without it, there is nothing to look at)"
     logged = log.frame()
-    return logged[logged.right.isna()]
+    return logged[logged.right.isna() & logged.has_photo]
 
 @patch
 def photo(self:PredictionLog, id:int)->bytes: # a JPEG
     "The photo prediction `id` was made on (its thumbnail, for a row logged before photos were kept)"
-    return self.prediction(id, 'coalesce(photo, thumbnail)')[0]
+    found = self.prediction(id, 'coalesce(photo, thumbnail)')[0]
+    if found is None: raise UserError(f"prediction {id}'s photo was not kept, or has gone (the log's retention limits): "
+                                      'there is nothing to look at')
+    return found
 
 # %% ../nbs/api/07c_review.ipynb #5bbb577e
 def _class_words(c:str, classes:list)->str: # the bear model's buttons say "It's black", not "It's black bear"

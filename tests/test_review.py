@@ -20,7 +20,7 @@ def test_log_review_export_retrain(shared_data, tmp_path):
     cats = sorted((shared_data/'not_bears').rglob('*.jpg'))[:2]
     truth = {str(fn): fn.parent.name for fn in photos} | {str(fn): 'not_a_bear' for fn in cats}
     log = tmp_path/'predictions.sqlite'
-    bearclf('predict', '--model', data_home()/'models'/'default', '--log', log, *photos, *cats, photos[0])  # the first photo twice
+    bearclf('predict', '--model', data_home()/'models'/'default', '--log', log, '--keep-photos', *photos, *cats, photos[0])  # the first photo twice
 
     listed = [line.split('\t') for line in bearclf('review', 'list', '--log', log, '--photos', tmp_path/'to-check').stdout.splitlines()]
     assert len(listed) == len(photos) + len(cats) + 1
