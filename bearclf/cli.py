@@ -65,7 +65,8 @@ def _predictor(args):
 
 def _predict(args):
     from bearclf.log import open_log, predict_and_log
-    log = None if args.no_log else open_log(args.log)  # first: a log it can't write fails before the model loads
+    # first: a log it can't write fails before the model loads
+    log = None if args.no_log else open_log(args.log, args.keep_photos, args.keep_days, args.keep_mb)
     predictor = _predictor(args)
     for photo in args.photos:
         pred, _ = predict_and_log(predictor, photo, log=log)
@@ -86,15 +87,15 @@ def _app(args):
     os.environ['BEARCLF_MODEL'] = str(Path(model).resolve())
     if args.no_log: os.environ['BEARCLF_LOG'] = 'off'
     elif args.log: os.environ['BEARCLF_LOG'] = str(Path(args.log).resolve())
-    print(f'bearclf app: serving {model} at http://127.0.0.1:{args.port}/ (Ctrl-C to stop)', flush=True)
-    _serve(APP_NOTEBOOK, args)
-
-def _serve(notebook:str, args):
-    "Serve the package's `notebook` with Voila on 127.0.0.1, as `args.port` and `args.no_browser` say"
-    import importlib.resources
-    from voila.app import Voila
-    Voila.launch_instance(argv=[str(importlib.resources.files('bearclf')/notebook), f'--port={args.port}', '--Voila.ip=127.0.0.1',
-                                '--Voila.port_retries=0'] + (['--no-browser'] if args.no_browser else []))
+    os.environ['BEARCLF_KEEP_PHOTOS'] = '1' if args.keep_photos else '0'  # the kernels' `open_log()` reads these
+    for name, limit in (('BEARCLF_KEEP_DAYS', args.keep_days), ('BEARCLF_KEEP_MB', args.keep_mb)):
+        os.environ[name] = 'none' if limit is None else f'{limit:g}'
+    os.environ['BEARCLF_IDLE_MINUTES'], os.environ['BEARCLF_MAX_UPLOAD_MB'] = str(args.idle_minutes), str(args.max_upload_mb)
+    print(f'bearclf app: serving {model} at http://127.0.0.1:{args.port}/ (Ctrl-C to stop); at most {args.max_kernels} '
+          f'visitors at once, {args.ready} kernel(s) ready for the next ones', flush=True)
+    from bearclf.serve import serve, voila_options
+    serve(APP_NOTEBOOK, args.port, not args.no_browser,
+          voila_options(args.ready, args.max_kernels, args.idle_minutes, args.max_upload_mb))
 
 def _export(args):
     from bearclf.export import export_onnx
@@ -112,20 +113,20 @@ REVIEW_NOTEBOOK = 'review.ipynb' # inside the installed `bearclf` package
 def _log_to_read(p:argparse.ArgumentParser):
     p.add_argument('--log', type=Path, help='the prediction log (default: $BEARCLF_LOG, else predictions.sqlite in the bearclf home)')
 
-def _existing_log(args):
+def _existing_log(args, read_only:bool=False): # `read_only`: for commands that only read it
     from bearclf.log import PredictionLog, default_log
     where = args.log or default_log()
     if where is None: raise UserError('prediction logging is off ($BEARCLF_LOG is off): say which log with --log')
     if not Path(where).exists(): raise FileNotFoundError(f'there is no prediction log at {where} yet: the app and bearclf predict write it')
-    return PredictionLog(where)
+    return PredictionLog(where, read_only=read_only)
 
 def _review_list(args):
     from bearclf.review import to_review
-    log = _existing_log(args)
+    log = _existing_log(args, read_only=True)
     rows = log.frame() if args.all else to_review(log)
     if args.photos: args.photos.mkdir(parents=True, exist_ok=True)
     for row in rows.itertuples():
-        if args.photos: (args.photos/f'{row.id}.jpg').write_bytes(log.photo(row.id))
+        if args.photos and row.has_photo: (args.photos/f'{row.id}.jpg').write_bytes(log.photo(row.id))
         said = '' if not args.all else '\t' + (row.truth if isinstance(row.truth, str) else 'wrong' if isinstance(row.reviewed, str) else '')
         print(f'{row.id}\t{row.time}\t{row.file}\t{row.label}\t{row.probability:.3f}{said}')
     print(f'{len(rows)} prediction(s)' + (f', photos in {args.photos}' if args.photos and len(rows) else '') +
@@ -144,17 +145,24 @@ def _review_app(args):
     log = _existing_log(args)
     os.environ['BEARCLF_LOG'] = str(log.path.resolve())
     print(f'bearclf review: serving the review of {log.path} at http://127.0.0.1:{args.port}/ (Ctrl-C to stop)', flush=True)
-    _serve(REVIEW_NOTEBOOK, args)
+    from bearclf.serve import serve
+    serve(REVIEW_NOTEBOOK, args.port, not args.no_browser)
 
 def _review_export(args):
     from bearclf.review import export_reviewed
-    outcome = export_reviewed(_existing_log(args), args.out)
+    outcome = export_reviewed(_existing_log(args, read_only=True), args.out)
     print(f"{outcome['exported']} photo(s) exported to {args.out}" + ''.join(f'; {n} {why}' for why, n in outcome.items() if why != 'exported'))
+
+def _log_prune(args):
+    log = _existing_log(args)
+    removed = log.prune(args.keep_days, args.keep_mb)
+    photos, size = log.kept_photos()
+    print(f'{removed} photo(s) removed from {log.path}; {len(log)} prediction(s) kept, {photos} with photos ({size / 1e6:.1f} MB)')
 
 # %% ../nbs/api/09_cli.ipynb #aa6f3f6c
 def _report(args):
     from bearclf.report import report_lines, rollout_report, save_report_plots
-    logged, card = _existing_log(args).frame(), read_card(args.model)
+    logged, card = _existing_log(args, read_only=True).frame(), read_card(args.model)
     report = rollout_report(logged, card, args.recent)
     print(json.dumps(report) if args.json else '\n'.join(report_lines(report)))
     if args.plots: print(f'plots in {save_report_plots(logged, card, args.plots, args.recent)}', file=sys.stderr)
@@ -185,9 +193,32 @@ def _train_options(p:argparse.ArgumentParser):
         kind = dict(action=argparse.BooleanOptionalAction) if isinstance(default, bool) else dict(type=type(default), metavar=type(default).__name__.upper())
         p.add_argument(opt, help=f'{helps[f.name]} (default: chosen for the photos)', **kind)
 
-def _log_options(p:argparse.ArgumentParser):
+def _limit(text:str)->float|None: # `None`: no limit
+    from bearclf.log import _limit as limit
+    try: return limit(text)
+    except ValueError: raise argparse.ArgumentTypeError(f'{text!r} is not a number of at least 0, nor none') from None
+
+def _retention_options(p:argparse.ArgumentParser):
+    from bearclf.log import KEEP_DAYS, KEEP_MB
+    p.add_argument('--keep-days', type=_limit, default=KEEP_DAYS, metavar='DAYS', help='remove kept photos (and their file names) older than DAYS days; the predictions stay (default: %(default)g; none: no limit)')
+    p.add_argument('--keep-mb', type=_limit, default=KEEP_MB, metavar='MB', help='then remove the oldest photos beyond MB megabytes of them in all (default: %(default)g; none: no limit)')
+
+def _app_options(p:argparse.ArgumentParser):
+    from bearclf.serve import IDLE_MINUTES, MAX_KERNELS, MAX_UPLOAD_MB, READY
+    p.add_argument('--max-kernels', type=_at_least_one, default=MAX_KERNELS, metavar='N', help='at most N kernels at once, ready ones included: one per visitor, about 200 MB each; the next visitors are asked to try again in a moment (default: %(default)s)')
+    p.add_argument('--ready', type=int, default=READY, metavar='N', help='kernels that wait, with the app loaded, so that the next visitors see it at once (default: %(default)s; 0: start one per visitor)')
+    p.add_argument('--idle-minutes', type=float, default=IDLE_MINUTES, metavar='M', help="end a visitor's kernel after M minutes without use, even with the page open, to free its place; the page says so (default: %(default)s)")
+    p.add_argument('--max-upload-mb', type=float, default=MAX_UPLOAD_MB, metavar='MB', help='refuse larger files in the browser, before they are sent (default: %(default)s)')
+
+def _log_options(p:argparse.ArgumentParser, keep_photos_default:bool): # `bearclf app` keeps photos, `predict` doesn't
     p.add_argument('--log', type=Path, help='SQLite file to log each prediction in (default: $BEARCLF_LOG, else predictions.sqlite in the bearclf home)')
     p.add_argument('--no-log', action='store_true', help="don't log predictions")
+    why = ("default: keep them, because the course's manual review (bearclf review app) needs the photos to check the "
+           "model's answers and turn its mistakes into training data; the page says so" if keep_photos_default else
+           "default: don't, as the photos are your own files already; keep them to review them with bearclf review")
+    p.add_argument('--keep-photos', action=argparse.BooleanOptionalAction, default=keep_photos_default,
+                   help=f'keep each photo (at most 512 px), its thumbnail and file name in the log ({why})')
+    _retention_options(p)
 
 class _Parser(argparse.ArgumentParser):
     "An `ArgumentParser` whose usage errors are one line, saying where the help is, and with `--debug` at every level"
@@ -237,13 +268,14 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     pr.add_argument('--no-domain-check', '--no-bear-check', dest='domain_check', action='store_false', help='skip the "none of these" check: always name a class')
     pr.add_argument('--pytorch', action='store_true', help='predict with PyTorch (model.safetensors) even if there is an up-to-date model.onnx')
     pr.add_argument('--pickle', action='store_true', help='load model.pkl (the book\'s format: runs code from the file) instead of model.onnx or model.safetensors')
-    _log_options(pr)
+    _log_options(pr, keep_photos_default=False)
     pr.set_defaults(run=_predict)
     ap = sub.add_parser('app', help='serve the app in the browser with Voila', description='Serve the upload-and-classify app on 127.0.0.1 with Voila.')
     ap.add_argument('--model', type=Path, help=f'model folder from bearclf train (default: {default_model}, trained first if missing)')
     ap.add_argument('--port', type=int, default=8866, help='port on 127.0.0.1 (default: %(default)s)')
     ap.add_argument('--no-browser', action='store_true', help="don't open a browser")
-    _log_options(ap)
+    if command in (None, 'app'): _app_options(ap)
+    _log_options(ap, keep_photos_default=True)
     ap.set_defaults(run=_app)
     rv = sub.add_parser('review', help='check logged predictions; export the checked photos', description='Go through the logged predictions, say whether each was right (step 7c), and export the checked photos as training data.')
     rsub = rv.add_subparsers(dest='action', required=True, metavar='ACTION')
@@ -267,6 +299,12 @@ def parser(command:str=None, # the command about to run: `train`'s options are b
     rp.add_argument('--json', action='store_true', help='print the report as one JSON object')
     rp.add_argument('--plots', type=Path, metavar='FILE', help='also draw the plots into FILE (.png, .jpg, .svg or .pdf)')
     rp.set_defaults(run=_report)
+    lg = sub.add_parser('log', help='look after the prediction log', description='Look after the prediction log the app and bearclf predict write.')
+    lsub = lg.add_subparsers(dest='action', required=True, metavar='ACTION')
+    lp = lsub.add_parser('prune', help="remove the photos the retention limits say must go, now (the predictions stay)", description="Remove the photos, thumbnails and file names of the predictions older than --keep-days, then of the oldest beyond --keep-mb; the predictions (labels, probabilities) and reviews stay. The app and bearclf predict do this as they log; this does it now, e.g. after lowering a limit.")
+    _log_to_read(lp)
+    _retention_options(lp)
+    lp.set_defaults(run=_log_prune)
     sp = sub.add_parser('space', help='write a Hugging Face Space for a model', description='Write a folder to push as a Hugging Face Space (Gradio SDK): app.py, a pinned requirements.txt without PyTorch, the Space\'s README.md, and the model as model.onnx (exported first if needed).')
     sp.add_argument('--model', type=Path, default=default_model, help='model folder from bearclf train (default: %(default)s)')
     sp.add_argument('--out', type=Path, required=True, help='the folder to write: new or empty')

@@ -7,7 +7,7 @@ import pytest
 
 COMMANDS = [[], ['gather'], ['train'], ['clean'], ['clean', 'review'], ['clean', 'apply'], ['clean', 'undo'],
             ['predict'], ['app'], ['review'], ['review', 'list'], ['review', 'mark'], ['review', 'export'],
-            ['report'], ['export'], ['space'], ['docs']]
+            ['report'], ['log'], ['log', 'prune'], ['export'], ['space'], ['docs']]
 
 def bearclf(*args, cwd=None, timeout=60):
     "Run the installed `bearclf` command"
@@ -27,7 +27,7 @@ def test_help(command):
     assert done.stdout.startswith(f"usage: {' '.join(['bearclf', *command])} "), done.stdout
     assert '--debug' in done.stdout
     if command == []:
-        names = ('gather', 'train', 'clean', 'predict', 'app', 'review', 'report', 'export', 'space', 'docs')
+        names = ('gather', 'train', 'clean', 'predict', 'app', 'review', 'report', 'log', 'export', 'space', 'docs')
         assert [name for name in names if f'    {name} ' not in done.stdout] == []
     if command == ['train']: assert '--epochs INT' in done.stdout and '--no-augment' in done.stdout  # from `Recipe`
 
@@ -39,6 +39,8 @@ def test_help(command):
     (['predict'], 'bearclf predict: error: the following arguments are required: PHOTO'),
     (['app', '--port', 'http'], "bearclf app: error: argument --port: invalid int value: 'http'"),
     (['clean', 'apply', 'decisions.csv'], 'bearclf clean apply: error: the following arguments are required: --data'),
+    (['log', 'prune', '--keep-days', 'soon'], "bearclf log prune: error: argument --keep-days: 'soon' is not a number of at least 0, nor none"),
+    (['app', '--keep-mb', '-5'], "bearclf app: error: argument --keep-mb: '-5' is not a number of at least 0, nor none"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(args, error):
     done = bearclf(*args)
@@ -162,3 +164,34 @@ def test_report_and_review_list_load_no_pytorch(tiny, tmp_path):
     log.close()
     assert light_run('report', '--model', model, '--log', tmp_path/'log.sqlite', '--json') == ['0']
     assert light_run('review', 'list', '--log', tmp_path/'log.sqlite') == ['0']
+
+@pytest.mark.time_limit(90)
+def test_predict_keeps_no_photo_unless_asked(model_dir, shared_data, tmp_path):
+    "`bearclf predict` logs the prediction but not the photo, nor its name; `--keep-photos` keeps both"
+    from bearclf.log import PredictionLog
+    photo = sorted((shared_data/'bears'/'grizzly').glob('*.jpg'))[0]
+    for args, kept in (([], False), (['--keep-photos'], True), (['--no-keep-photos'], False)):
+        log = tmp_path/f'{kept}{len(args)}.sqlite'
+        done = bearclf('predict', '--model', model_dir, '--log', log, *args, photo)
+        assert done.returncode == 0, done.stderr
+        logged = PredictionLog(log, read_only=True).frame()
+        assert logged.has_photo.tolist() == [kept], args
+        assert logged.file.tolist() == ([str(photo)] if kept else [None]), args
+        assert logged.label.notna().all()
+        raw = b''.join(f.read_bytes() for f in tmp_path.glob(log.name + '*'))
+        assert (b'\xff\xd8\xff' in raw, photo.stem.encode() in raw) == (kept, kept), args
+
+def test_app_hands_its_photo_options_to_the_kernels(tmp_path, monkeypatch):
+    "`bearclf app`'s kernels call `open_log()` with no arguments: the options reach them as environment variables"
+    import bearclf.cli as cli
+    from bearclf.log import open_log
+    for name in ('BEARCLF_LOG', 'BEARCLF_KEEP_PHOTOS', 'BEARCLF_KEEP_DAYS', 'BEARCLF_KEEP_MB', 'BEARCLF_MODEL',
+                 'BEARCLF_IDLE_MINUTES', 'BEARCLF_MAX_UPLOAD_MB'):
+        monkeypatch.delenv(name, raising=False)  # and put back as they were: `bearclf app` sets them
+    monkeypatch.setattr(cli, 'read_card', lambda model: {})
+    monkeypatch.setattr('bearclf.serve.serve', lambda *args, **kwargs: None)  # no server: only what it hands on
+    for argv, settings in (([], (True, 30, 500)), (['--no-keep-photos', '--keep-days', '7', '--keep-mb', 'none'], (False, 7, None))):
+        assert cli.main(['app', '--model', str(tmp_path), '--log', str(tmp_path/'log.sqlite'), *argv]) == 0
+        log = open_log()
+        assert (log.path, log.keep_photos, log.keep_days, log.keep_mb) == (tmp_path/'log.sqlite', *settings)
+        log.close()
