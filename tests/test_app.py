@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from conftest import missing
 
 def descendants(pid:int)->set:
     "The process ids of every process started by `pid`, and by those, and so on (Linux)"
@@ -101,6 +102,59 @@ def test_app_classifies_uploads_in_a_browser(browser, app_url, prediction_log, s
     logged = PredictionLog(prediction_log).frame()
     assert logged.file.tolist() == [grizzly.name, cat.name], logged  # the two photos, as named in the upload
     assert logged.label.tolist() == ['grizzly', 'not_a_bear'], logged
+
+def immutable(files:list, on:bool):
+    "Make `files` unwritable even by root, and even through files already open (`chattr +i`), or writable again"
+    done = subprocess.run(['chattr', '+i' if on else '-i', *map(str, files)], capture_output=True, text=True)
+    if done.returncode: missing(f"can't make the log unwritable with chattr: {done.stderr.strip()}")
+
+def choose_and_classify(page, files:list, wait_for:str):
+    "Choose `files` in the app's upload, click Classify, and wait for the result of the one named `wait_for`"
+    with page.expect_file_chooser() as chooser: page.locator('button.widget-upload').click()
+    chooser.value.set_files(files)
+    page.locator('button:has-text("Classify"):not([disabled])').wait_for(timeout=60_000)
+    page.get_by_role('button', name='Classify').click()
+    page.locator('.bearclf-result b', has_text=wait_for).wait_for(timeout=60_000)
+    page.locator('.bearclf-status', has_text='classified in').wait_for(timeout=60_000)
+
+@pytest.mark.time_limit(180)
+def test_app_says_what_went_wrong_and_goes_on(browser, app_url, prediction_log, shared_data, tmp_path):
+    "The log made unwritable under the running app; a file too large to send; a name that looks like HTML"
+    from bearclf.log import PredictionLog
+    url, _ = app_url
+    grizzly = sorted((shared_data/'bears'/'grizzly').glob('*.jpg'))[1]
+    html_name = tmp_path/'<img src=x onerror=alert(1)>.jpg'
+    shutil.copy(grizzly, html_name)
+    too_large = tmp_path/'panorama.jpg'
+    too_large.write_bytes(os.urandom(21_000_000))  # over the app's default limit, 20 MB
+    log_files = [prediction_log, prediction_log.with_name(prediction_log.name + '-wal')]  # not -shm: SQLite maps it
+    page = browser.new_page(viewport=dict(width=820, height=900))
+    try:
+        page.goto(url, timeout=90_000)
+        page.locator('button.widget-upload').wait_for(timeout=90_000)
+        logged_before = len(PredictionLog(prediction_log, read_only=True).frame())
+        immutable(log_files, True)
+        try:
+            with page.expect_file_chooser() as chooser: page.locator('button.widget-upload').click()
+            chooser.value.set_files([html_name, too_large])
+            page.get_by_text('Not sent, over the limit of 20 MB: panorama.jpg (21.0 MB).').wait_for(timeout=60_000)
+            page.locator('button:has-text("Classify"):not([disabled])').wait_for(timeout=60_000)
+            page.get_by_role('button', name='Classify').click()
+            page.locator('.bearclf-warning', has_text="could not be kept in the app's log").wait_for(timeout=60_000)
+            unlogged = dict(names=page.locator('.bearclf-result b').all_inner_texts(),
+                            verdicts=page.locator('.bearclf-verdict').all_inner_texts(),
+                            warning=page.locator('.bearclf-warning').inner_text(), injected=page.locator('img[src="x"]').count())
+        finally: immutable(log_files, False)
+        choose_and_classify(page, [grizzly], grizzly.name)  # the log is writable again: the app logs again
+        after = dict(warning=page.locator('.bearclf-warning').inner_text(),
+                     verdicts=page.locator('.bearclf-verdict').all_inner_texts())
+    finally: page.close()
+    assert unlogged['names'] == [html_name.name] and unlogged['injected'] == 0, unlogged  # text: the page made no <img> of it
+    assert unlogged['verdicts'][0].startswith('Grizzly bear ('), unlogged
+    assert 'Classifying still works' in unlogged['warning'], unlogged
+    assert after['warning'] == '' and after['verdicts'][0].startswith('Grizzly bear ('), after
+    logged = PredictionLog(prediction_log, read_only=True).frame()
+    assert len(logged) == logged_before + 1 and logged.label.iloc[-1] == 'grizzly', logged  # only the last one
 
 @pytest.fixture
 def two_logged_predictions(shared_data, tmp_path)->Path: # the log's file
